@@ -775,6 +775,9 @@ def main(argv: list[str]) -> int:
     settings = make_settings(args, workdir)
     procs = Processes()
     started, load_before = time.monotonic(), os.getloadavg()[0]
+    if load_before > 0.5:
+        print(f"warning: load average is {load_before:.2f}: other work will skew the numbers",
+              file=sys.stderr)
     try:
         rows = run_all(servers, cases, settings, procs)
     except RuntimeError as e:  # only the upstream's failure gets here
