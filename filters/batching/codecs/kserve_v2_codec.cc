@@ -85,10 +85,6 @@ bool truthy(const Json& obj, const char* key) {
   return it != obj.end() && it->is_boolean() && it->get<bool>();
 }
 
-bool has(const Json& obj, const char* key) {
-  return obj.is_object() && obj.contains(key);
-}
-
 // One input of one caller, ready to merge.
 struct InputTensor {
   std::string name;
