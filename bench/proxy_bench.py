@@ -46,7 +46,7 @@ REFERENCE = "haproxy"
 @dataclass(frozen=True)
 class Case:
     """One load shape. `frontend` is the protocol the load generator speaks to
-    the proxy; a proxy that does not list it gets an "n/a" row. Later h2 cases
+    the proxy; a proxy that does not list it gets a "not available" row. Later h2 cases
     add frontend "h2c" / "h2-tls" and loadgen "h2load"."""
 
     key: str  # name for --cases
@@ -417,21 +417,34 @@ class Sample:
 
 def measure(server: Server, case: Case, settings: Settings, procs: Processes, upstream_port: int,
             run_id: str) -> Sample:
-    """Starts server fresh, checks it serves case, warms up, measures, stops it.
-    Raises RuntimeError when the server cannot start or serve."""
-    loadgen = LOADGENS[case.loadgen]
-    proc, port, log = None, upstream_port, None
-    if server.template is not None:
-        proc, port, log = start_server(server, settings, procs, upstream_port, run_id)
+    """Starts server fresh, checks it serves case, then observe()s it and stops
+    it. Raises RuntimeError when the server cannot start or serve; a failure
+    after that is a failed sample."""
+    if server.template is None:
+        return observe(None, None, f"http://127.0.0.1:{upstream_port}{case.path}", case, settings,
+                       procs)
+    proc, port, log = start_server(server, settings, procs, upstream_port, run_id)
     try:
-        if proc is not None:
-            wait_ready(proc, port, case, log)
-        pid = worker_pid(proc.pid) if proc is not None else None
-        sample = Sample(LoadResult())
+        wait_ready(proc, port, case, log)
+        sample = observe(proc, worker_pid(proc.pid), f"http://127.0.0.1:{port}{case.path}", case,
+                         settings, procs)
+        if proc.poll() is not None and sample.load.failure is None:
+            sample.load.failure = f"exited during the run {tail(log)}".strip()
+        return sample
+    finally:
+        procs.stop(proc)
+
+
+def observe(proc: Optional[subprocess.Popen], pid: Optional[int], url: str, case: Case,
+            settings: Settings, procs: Processes) -> Sample:
+    """Idle RSS, warm-up, then the measured run with CPU and core readings
+    around it. pid is the process to watch (None for direct)."""
+    loadgen = LOADGENS[case.loadgen]
+    sample = Sample(LoadResult())
+    try:
         time.sleep(0.2)  # let start-up work (lazy allocations after the first request) settle
         if pid is not None:
             sample.idle_rss_mib = status_mib(pid, "VmRSS")
-        url = f"http://127.0.0.1:{port}{case.path}"
         if settings.warmup > 0:
             loadgen(url, case, settings.warmup, settings, procs)
         cpu_before = cpu_seconds(pid) if pid is not None else 0.0
@@ -448,14 +461,9 @@ def measure(server: Server, case: Case, settings: Settings, procs: Processes, up
             if sample.load.requests:
                 sample.cpu_us_per_req = used / sample.load.requests * 1e6
             sample.peak_rss_mib = status_mib(pid, "VmHWM")
-        if proc is not None and proc.poll() is not None:
-            sample.load.failure = f"exited during the run: {tail(log)}"
-        return sample
-    except (OSError, KeyError) as e:  # /proc entry gone: the proxy died
-        raise RuntimeError(f"lost the process ({e}) {tail(log)}".strip()) from e
-    finally:
-        if proc is not None:
-            procs.stop(proc)
+    except (OSError, KeyError):  # its /proc entry is gone or a zombie's: it died
+        sample.load.failure = "the process died during the run"
+    return sample
 
 
 # ------------------------------------------------------------- report --
@@ -496,10 +504,15 @@ class Row:
         return any(s.load.requests and s.load.bytes_read / s.load.requests < len(self.case.body)
                    for s in self.good())
 
+    def failed(self) -> int:
+        """Runs that produced no numbers (tool failure, the proxy died)."""
+        return len(self.samples) - len(self.good())
+
     def trustworthy(self) -> bool:
-        """Good samples exist, error rate <= 0.1 % and bodies were complete."""
+        """No failed runs, error rate <= 0.1 % and bodies were complete."""
         bad, total = self.errors()
-        return bool(self.good()) and total > 0 and bad <= total * 0.001 and not self.short_bodies()
+        return (bool(self.good()) and not self.failed() and total > 0 and bad <= total * 0.001
+                and not self.short_bodies())
 
 
 def fmt(value: Optional[float], spec: str) -> str:
@@ -522,7 +535,10 @@ def error_cell(row: Row) -> str:
     bad, total = row.errors()
     cell = "0" if bad == 0 else f"{bad:,} ({bad / max(total, 1) * 100:.2f}%)"
     if row.short_bodies():
-        cell += " short bodies"
+        cell += ", short bodies"
+    if row.failed():
+        failures = sorted({s.load.failure or "" for s in row.samples if s.load.failure})
+        cell += f", {row.failed()} failed run(s): {'; '.join(failures)}"
     return cell
 
 
