@@ -69,15 +69,18 @@ class Backend:
         return body
 
     def close(self):
+        """Stops the process; returns (exit code, stderr text)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        stderr = self.proc.stderr.read().decode(errors="replace")
         self.proc.stdout.close()
         self.proc.stderr.close()
+        return self.proc.returncode, stderr
 
 
 @pytest.fixture
@@ -92,7 +95,10 @@ def start():
 
     yield _start
     for backend in started:
-        backend.close()
+        code, stderr = backend.close()
+        # A clean SIGTERM exit, and nothing from ASan/UBSan when the build is sanitized.
+        assert code == 0, stderr
+        assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr
 
 
 def kserve(rows, name="input0", datatype="FP32"):
@@ -702,6 +708,15 @@ def test_status_and_delay(start):
 # --- throughput -------------------------------------------------------------------------------
 
 
+def sanitized_or_debug_build():
+    try:
+        with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
+            cache = f.read()
+    except OSError:
+        return False
+    return "RAMPART_SANITIZE:BOOL=ON" in cache or "CMAKE_BUILD_TYPE:STRING=Debug" in cache
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -709,6 +724,7 @@ def cpu_seconds(pid):
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk")
+@pytest.mark.skipif(sanitized_or_debug_build(), reason="throughput is only meaningful in an optimised build")
 def test_small_requests_per_cpu_second(start, tmp_path):
     """Measured in the backend's own CPU time, so other load on the machine does not matter."""
     backend = start("--base-latency-ms", "0", "--per-item-ms", "0")
