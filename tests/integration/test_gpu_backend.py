@@ -356,8 +356,8 @@ def test_one_batch_executes_at_a_time(start):
     results = in_parallel([infer, infer])
     assert all(r[0][0] == 200 for r in results)
     first, second = sorted(t for _, t in results)
+    assert first >= 0.19
     assert second >= 1.7 * 0.2  # the second waited for the first batch
-    assert second - first >= 0.15
     stats = backend.stats()
     assert stats["batches"] == 2 and stats["max_queue"] == 1
     assert 390 <= stats["busy_ms"] <= 410
@@ -382,9 +382,8 @@ def test_fifo_queue_and_stats(start):
     for (status, body), _ in results:
         assert status == 200
     times = sorted(t for _, t in results)
-    assert times[-1] >= 0.5  # six 100 ms batches, one after another
-    for i in range(1, len(times)):  # completions are spaced by a batch time, not bunched
-        assert times[i] - times[i - 1] >= 0.06
+    for i, t in enumerate(times):  # the i-th completion waited for i earlier 100 ms batches
+        assert t >= 0.09 * (i + 1), times
     stats = backend.stats()
     assert stats["requests"] == 6 and stats["batches"] == 6 and stats["items"] == sum(sizes)
     assert stats["batches_by_size"] == {"1": 2, "2": 2, "3": 1, "8": 1}
@@ -426,7 +425,6 @@ def test_error_rate_is_deterministic_by_seed(start):
     assert a.stats()["errors_injected"] == seq_a.count(503)
     a.control(seed=7)  # restarting the seed restarts the sequence
     assert statuses(a, 60) == seq_a
-    status, body = a.json("POST", "/v2/models/m/infer", kserve([[1.0]]))
     a.control(error_rate=1, error_status=429)
     assert statuses(a, 5) == [429] * 5
     a.control(error_rate=0)
@@ -529,7 +527,7 @@ def test_capacity_rejects_beyond_the_limit_at_once(start):
     ok = [t for (status, _, _), t in results if status == 200]
     rejected = [(h, t) for (status, h, _), t in results if status == 503]
     assert len(ok) == 2 and len(rejected) == 2
-    assert all(t < 0.25 for _, t in rejected)  # refused at once, not after queueing
+    assert all(t < min(ok) for _, t in rejected)  # refused at once, not after queueing
     assert all(h.get("retry-after") == "1" for h, _ in rejected)
     assert max(ok) >= 0.55
     assert backend.stats()["rejected_over_capacity"] == 2
