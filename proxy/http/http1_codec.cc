@@ -1,0 +1,244 @@
+#include "proxy/http/http1_codec.h"
+
+#include <charconv>
+
+namespace rampart::http {
+
+namespace {
+Http1Parser& self(llhttp_t* p) {
+  return *static_cast<Http1Parser*>(p->data);
+}
+}  // namespace
+
+Http1Parser::Http1Parser(Mode mode, Http1ParserCallbacks& callbacks, size_t max_header_bytes)
+    : mode_(mode), callbacks_(callbacks), max_header_bytes_(max_header_bytes) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = &onMessageBeginCb;
+  settings_.on_url = &onUrlCb;
+  settings_.on_status = &onStatusCb;
+  settings_.on_header_field = &onHeaderFieldCb;
+  settings_.on_header_value = &onHeaderValueCb;
+  settings_.on_header_value_complete = &onHeaderValueCompleteCb;
+  settings_.on_headers_complete = &onHeadersCompleteCb;
+  settings_.on_body = &onBodyCb;
+  settings_.on_message_complete = &onMessageCompleteCb;
+  llhttp_init(&parser_, mode == Mode::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  parser_.data = this;
+}
+
+bool Http1Parser::account(size_t n) {
+  header_bytes_ += n;
+  if (header_bytes_ > max_header_bytes_) {
+    error_ = Http1Error::HeadersTooLarge;
+    return false;
+  }
+  return true;
+}
+
+int Http1Parser::onMessageBeginCb(llhttp_t* p) {
+  Http1Parser& s = self(p);
+  s.in_message_ = true;
+  s.headers_complete_ = false;
+  s.header_bytes_ = 0;
+  s.field_.clear();
+  s.value_.clear();
+  s.value_started_ = false;
+  if (s.mode_ == Mode::Request) {
+    s.request_ = RequestHead{};
+  } else {
+    s.response_ = ResponseHead{};
+  }
+  return 0;
+}
+
+int Http1Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
+  Http1Parser& s = self(p);
+  if (!s.account(len)) return -1;
+  s.request_.path.append(at, len);
+  return 0;
+}
+
+int Http1Parser::onStatusCb(llhttp_t* p, const char* at, size_t len) {
+  Http1Parser& s = self(p);
+  if (!s.account(len)) return -1;
+  s.response_.reason.append(at, len);
+  return 0;
+}
+
+int Http1Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
+  Http1Parser& s = self(p);
+  if (!s.account(len)) return -1;
+  if (s.value_started_) {
+    s.field_.clear();
+    s.value_.clear();
+    s.value_started_ = false;
+  }
+  s.field_.append(at, len);
+  return 0;
+}
+
+int Http1Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
+  Http1Parser& s = self(p);
+  if (!s.account(len + 4)) return -1;  // ": " and CRLF count toward the limit too
+  s.value_started_ = true;
+  s.value_.append(at, len);
+  return 0;
+}
+
+int Http1Parser::onHeaderValueCompleteCb(llhttp_t* p) {
+  Http1Parser& s = self(p);
+  HeaderMap& headers = s.mode_ == Mode::Request ? s.request_.headers : s.response_.headers;
+  headers.add(s.field_, s.value_);
+  s.field_.clear();
+  s.value_.clear();
+  s.value_started_ = false;
+  return 0;
+}
+
+int Http1Parser::onHeadersCompleteCb(llhttp_t* p) {
+  return self(p).headersComplete();
+}
+
+int Http1Parser::headersComplete() {
+  headers_complete_ = true;
+  const bool has_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
+  const bool chunked = (parser_.flags & F_CHUNKED) != 0;
+  HeadersAction action;
+  if (mode_ == Mode::Request) {
+    RequestHead& h = request_;
+    h.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    h.version_major = parser_.http_major;
+    h.version_minor = parser_.http_minor;
+    h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+    h.chunked = chunked;
+    if (has_length) h.content_length = parser_.content_length;
+    if (auto host = h.headers.get("host")) h.authority = std::string(*host);
+    if (auto expect = h.headers.get("expect")) {
+      h.expect_continue = equalsIgnoreCase(*expect, "100-continue");
+    }
+    if (auto ct = h.headers.get("content-type")) {
+      h.is_grpc = ct->substr(0, 16) == "application/grpc";
+    }
+    action = callbacks_.onRequestHead(h);
+  } else {
+    ResponseHead& h = response_;
+    h.status = parser_.status_code;
+    h.version_major = parser_.http_major;
+    h.version_minor = parser_.http_minor;
+    h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+    h.chunked = chunked;
+    if (has_length) h.content_length = parser_.content_length;
+    action = callbacks_.onResponseHead(h);
+  }
+  switch (action) {
+    case HeadersAction::Continue:
+      return 0;
+    case HeadersAction::SkipBody:
+      return 1;
+    case HeadersAction::Abort:
+      break;
+  }
+  error_ = Http1Error::Aborted;
+  return -1;
+}
+
+int Http1Parser::onBodyCb(llhttp_t* p, const char* at, size_t len) {
+  self(p).callbacks_.onBody(std::string_view(at, len));
+  return 0;
+}
+
+int Http1Parser::onMessageCompleteCb(llhttp_t* p) {
+  Http1Parser& s = self(p);
+  s.in_message_ = false;
+  s.callbacks_.onMessageComplete();
+  return HPE_PAUSED;
+}
+
+Http1Parser::Result Http1Parser::execute(std::string_view data) {
+  if (error_ != Http1Error::None) return {Status::Error, 0};
+  const llhttp_errno_t rc = llhttp_execute(&parser_, data.data(), data.size());
+  switch (rc) {
+    case HPE_OK:
+      return {Status::Ok, data.size()};
+    case HPE_PAUSED:
+    case HPE_PAUSED_UPGRADE: {
+      const char* pos = llhttp_get_error_pos(&parser_);
+      const size_t consumed = pos ? static_cast<size_t>(pos - data.data()) : data.size();
+      return {Status::Paused, consumed};
+    }
+    default:
+      if (error_ == Http1Error::None) {
+        error_ = Http1Error::Malformed;
+        error_reason_ = llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_)
+                                                          : llhttp_errno_name(rc);
+      }
+      return {Status::Error, 0};
+  }
+}
+
+Http1Parser::Status Http1Parser::finish() {
+  if (error_ != Http1Error::None) return Status::Error;
+  const llhttp_errno_t rc = llhttp_finish(&parser_);
+  if (rc == HPE_OK || rc == HPE_PAUSED) return Status::Ok;
+  error_ = Http1Error::Malformed;
+  error_reason_ = llhttp_errno_name(rc);
+  return Status::Error;
+}
+
+void Http1Parser::resume() {
+  if (llhttp_get_errno(&parser_) == HPE_PAUSED_UPGRADE) {
+    // Rampart does not switch protocols on Upgrade; the next bytes are a new message.
+    llhttp_resume_after_upgrade(&parser_);
+  } else {
+    llhttp_resume(&parser_);
+  }
+}
+
+namespace {
+void appendHeaders(const HeaderMap& headers, std::string& out) {
+  headers.forEach([&out](std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  });
+}
+}  // namespace
+
+void serializeRequestHead(const RequestHead& head, std::string_view extra, std::string& out) {
+  out.append(head.method);
+  out.push_back(' ');
+  out.append(head.path);
+  out.append(" HTTP/1.1\r\n");
+  appendHeaders(head.headers, out);
+  out.append(extra);
+  out.append("\r\n");
+}
+
+void serializeResponseHead(const ResponseHead& head, std::string_view extra, std::string& out) {
+  out.append("HTTP/1.1 ");
+  char code[8];
+  auto [end, ec] = std::to_chars(code, code + sizeof code, head.status);
+  out.append(code, end);
+  out.push_back(' ');
+  out.append(head.reason.empty() ? reasonPhrase(head.status) : head.reason);
+  out.append("\r\n");
+  appendHeaders(head.headers, out);
+  out.append(extra);
+  out.append("\r\n");
+}
+
+void appendChunkHeader(size_t length, std::string& out) {
+  char hex[24];
+  auto [end, ec] = std::to_chars(hex, hex + sizeof hex, length, 16);
+  out.append(hex, end);
+  out.append("\r\n");
+}
+
+void appendLastChunk(const HeaderMap* trailers, std::string& out) {
+  out.append("0\r\n");
+  if (trailers) appendHeaders(*trailers, out);
+  out.append("\r\n");
+}
+
+}  // namespace rampart::http

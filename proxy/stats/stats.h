@@ -1,0 +1,122 @@
+#pragma once
+// Per-worker metrics. Each worker owns its own WorkerStats and is the only
+// writer, so an increment is a relaxed load and store (no lock prefix, no
+// shared cache line); the admin thread sums the workers' values at scrape time.
+// Each component declares its metrics once, in the lists below.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "policy/time.h"
+
+namespace rampart::stats {
+
+// A monotonically increasing count with one writer thread.
+class Counter {
+ public:
+  void inc(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+// A level that goes up and down, with one writer thread.
+class Gauge {
+ public:
+  void add(int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void inc() { add(1); }
+  void dec() { add(-1); }
+  void set(int64_t n) { v_.store(n, std::memory_order_relaxed); }
+  int64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> v_{0};
+};
+
+// A latency histogram with fixed Prometheus buckets (seconds), one writer thread.
+class Histogram {
+ public:
+  static constexpr std::array<double, 16> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  // Records one observation.
+  void observe(policy::Duration d);
+  // Bucket i counts observations <= kBounds[i]; the last counts the rest (+Inf).
+  uint64_t bucket(size_t i) const { return buckets_[i].value(); }
+  uint64_t count() const { return count_.value(); }
+  double sumSeconds() const { return static_cast<double>(sum_us_.value()) / 1e6; }
+
+ private:
+  std::array<Counter, kBounds.size() + 1> buckets_;
+  Counter count_;
+  Counter sum_us_;
+};
+
+// Listener metrics: NAME, HELP.
+#define RAMPART_LISTENER_COUNTERS(X)                                                             \
+  X(downstream_connections_total, "Downstream connections accepted")                             \
+  X(downstream_connections_refused_total, "Downstream connections refused over max_connections") \
+  X(downstream_bytes_received_total, "Bytes received from downstream clients")                   \
+  X(downstream_bytes_sent_total, "Bytes sent to downstream clients")                             \
+  X(downstream_bad_requests_total, "Malformed requests answered 400")                            \
+  X(downstream_headers_too_large_total, "Requests answered 431")                                 \
+  X(downstream_body_too_large_total, "Requests answered 413")                                    \
+  X(downstream_timeouts_total, "Slow or idle clients answered 408")
+#define RAMPART_LISTENER_GAUGES(X) X(downstream_connections_active, "Open downstream connections")
+
+// Cluster metrics (upstream side).
+#define RAMPART_CLUSTER_COUNTERS(X)                                                      \
+  X(upstream_requests_total, "Requests sent to upstream endpoints (attempts)")           \
+  X(upstream_connections_total, "Upstream connections opened")                           \
+  X(upstream_connect_failures_total, "Upstream connects that failed or timed out")       \
+  X(upstream_resets_total, "Upstream connections reset before the response ended")       \
+  X(upstream_timeouts_total, "Requests that hit the route timeout (504)")                \
+  X(upstream_pending_overflow_total, "Requests refused because the pool queue was full") \
+  X(upstream_bytes_sent_total, "Bytes sent to upstream endpoints")                       \
+  X(upstream_bytes_received_total, "Bytes received from upstream endpoints")
+#define RAMPART_CLUSTER_GAUGES(X) X(upstream_connections_active, "Open upstream connections")
+
+#define RAMPART_DECLARE_COUNTER(name, help) Counter name;
+#define RAMPART_DECLARE_GAUGE(name, help) Gauge name;
+
+struct ListenerStats {
+  RAMPART_LISTENER_COUNTERS(RAMPART_DECLARE_COUNTER)
+  RAMPART_LISTENER_GAUGES(RAMPART_DECLARE_GAUGE)
+};
+
+struct ClusterStats {
+  RAMPART_CLUSTER_COUNTERS(RAMPART_DECLARE_COUNTER)
+  RAMPART_CLUSTER_GAUGES(RAMPART_DECLARE_GAUGE)
+  Histogram upstream_request_duration;  // first byte sent → last byte received
+};
+
+// Responses by status class: index 1..5 for 1xx..5xx; 0 when no response was sent.
+struct StatusClassCounters {
+  std::array<Counter, 6> by_class;
+  void record(int status) { by_class[status >= 100 && status < 600 ? status / 100 : 0].inc(); }
+};
+
+struct RouteStats {
+  explicit RouteStats(size_t clusters) : responses(clusters + 1) {}
+  // One entry per route cluster, plus a last one for answers given before a cluster was chosen.
+  std::vector<StatusClassCounters> responses;
+  Histogram request_duration;  // request head received → response finished
+};
+
+// All metrics of one worker for one config generation. Layout mirrors the config:
+// listeners, clusters and routes by index, plus a final route for "no route matched".
+struct WorkerStats {
+  WorkerStats(size_t listeners, size_t clusters, const std::vector<size_t>& clusters_per_route);
+  std::vector<ListenerStats> listeners;
+  std::vector<ClusterStats> clusters;
+  std::deque<RouteStats> routes;  // deque: stats never move once created
+};
+
+}  // namespace rampart::stats
