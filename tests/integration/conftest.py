@@ -1,0 +1,50 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+@pytest.fixture
+def backend_factory():
+    started = []
+
+    def make(handler=None):
+        b = harness.Backend(handler)
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.close()
+
+
+@pytest.fixture
+def backend(backend_factory):
+    return backend_factory()
+
+
+@pytest.fixture
+def rampart_factory():
+    """Starts rampart processes; at teardown each must still be alive and exit 0 on SIGTERM."""
+    started = []
+
+    def make(config_yaml, **kwargs):
+        r = harness.Rampart(config_yaml, **kwargs)
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        alive = r.proc.poll() is None
+        code = r.stop()
+        if alive:
+            assert code == 0, f"rampart exited {code}\n" + r.log_text()[-4000:]
+
+
+@pytest.fixture
+def proxy(rampart_factory, backend):
+    """Rampart with one worker in front of the echo backend."""
+    return rampart_factory(harness.rampart_config([backend.port]))
