@@ -123,7 +123,8 @@ http::HeadersAction Http1DownstreamConnection::onRequestHead(http::RequestHead& 
 }
 
 void Http1DownstreamConnection::onBody(std::string_view data) {
-  if (!request_) return;
+  // After an early answer (413, 503, ...) the rest of the body is read and dropped.
+  if (!request_ || request_->responseComplete()) return;
   body_bytes_ += data.size();
   idle_timer_.enable(context_.config->limits.idle_timeout);
   if (body_bytes_ > context_.config->limits.max_body_bytes) {
