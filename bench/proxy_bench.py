@@ -299,8 +299,9 @@ def start_server(server: Server, settings: Settings, procs: Processes, upstream_
     port = free_port()
     d = settings.workdir / run_id
     d.mkdir(parents=True)
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (d / "nginx_tmp" / sub).mkdir(parents=True)
+    if server.name == "nginx":  # it refuses to start without its temp dirs
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (d / "nginx_tmp" / sub).mkdir(parents=True)
     values = dict(settings.base_values, PORT=str(port), UPSTREAM_PORT=str(upstream_port),
                   DIR=str(d))
     conf = render(server.template, d / server.template, values)
