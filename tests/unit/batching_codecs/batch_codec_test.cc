@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "filters/batching/codecs/contract_check.h"
 #include "filters/batching/codecs/json_util.h"
 
 namespace rampart::batching {
@@ -33,6 +34,37 @@ TEST(BatchCodec, DeeplyNestedBodiesAreNeverParsed) {
     EXPECT_EQ(codec->parse(path, deep).kind, ParseOutcome::Kind::PassThrough);
     std::string body = R"({"inputs":)" + deep;
     EXPECT_NE(codec->parse(path, body).kind, ParseOutcome::Kind::Batchable);
+  }
+}
+
+TEST(BatchCodec, ContractHoldsOnRepresentativeBatches) {
+  struct Case {
+    Format format;
+    const char* path;
+    std::vector<std::string_view> requests;
+    std::string_view upstream;
+  } cases[] = {
+      {Format::KServeV2,
+       "/v2/models/m/versions/1/infer",
+       {R"({"id":"a","inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]})",
+        R"({"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[3,4],[5,6]]}]})"},
+       R"({"outputs":[{"name":"y","shape":[5],"datatype":"FP32","data":[1,2,3,4,5]}]})"},
+      {Format::TfServing,
+       "/v1/models/m:predict",
+       {R"({"instances":[[1,2],[3,4]]})", R"({"instances":[[5,6]]})"},
+       R"({"predictions":[1,2,3]})"},
+      {Format::OpenAiEmbeddings,
+       "/v1/embeddings",
+       {R"({"model":"m","input":["ab","cd"]})", R"({"model":"m","input":"ef"})"},
+       R"({"data":[{"index":0,"embedding":[1]},{"index":1,"embedding":[2]},)"
+       R"({"index":2,"embedding":[3]},{"index":3,"embedding":[4]},{"index":4,"embedding":[5]}]})"},
+  };
+  for (const auto& c : cases) {
+    auto codec = makeCodec(c.format);
+    for (int status : {200, 500}) {
+      EXPECT_EQ(checkCodecContract(*codec, c.path, c.requests, status, c.upstream), "")
+          << formatName(c.format) << " status " << status;
+    }
   }
 }
 
