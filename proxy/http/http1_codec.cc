@@ -96,10 +96,10 @@ int Http1Parser::onHeaderValueCompleteCb(llhttp_t* p) {
 }
 
 int Http1Parser::onHeadersCompleteCb(llhttp_t* p) {
-  return self(p).headersComplete();
+  return self(p).handleHeadersComplete();
 }
 
-int Http1Parser::headersComplete() {
+int Http1Parser::handleHeadersComplete() {
   headers_complete_ = true;
   const bool has_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
   const bool chunked = (parser_.flags & F_CHUNKED) != 0;

@@ -67,7 +67,7 @@ class Http1Parser {
   void resume();
   // True between the first byte of a message and its completion.
   bool messageInProgress() const { return in_message_; }
-  // True once any byte of the current message was seen (headers still incomplete included).
+  // True once the current message's head was parsed, until the next message begins.
   bool headersComplete() const { return headers_complete_; }
   Http1Error error() const { return error_; }
   // llhttp's reason for a Malformed error.
@@ -86,7 +86,8 @@ class Http1Parser {
 
   // Counts header bytes against the limit; false when over.
   bool account(size_t n);
-  int headersComplete();
+  // Builds the head, hands it to the callbacks; returns llhttp's on_headers_complete code.
+  int handleHeadersComplete();
 
   Mode mode_;
   Http1ParserCallbacks& callbacks_;
