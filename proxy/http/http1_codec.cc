@@ -79,7 +79,7 @@ int Http1Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
 
 int Http1Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
   Http1Parser& s = self(p);
-  if (!s.account(len + 4)) return -1;  // ": " and CRLF count toward the limit too
+  if (!s.account(len)) return -1;
   s.value_started_ = true;
   s.value_.append(at, len);
   return 0;
@@ -87,6 +87,8 @@ int Http1Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
 
 int Http1Parser::onHeaderValueCompleteCb(llhttp_t* p) {
   Http1Parser& s = self(p);
+  // ": " and CRLF count toward the limit once per line (a value may arrive in many spans).
+  if (!s.account(4)) return -1;
   HeaderMap& headers = s.mode_ == Mode::Request ? s.request_.headers : s.response_.headers;
   headers.add(s.field_, s.value_);
   s.field_.clear();
