@@ -89,6 +89,10 @@ int Http1Parser::onHeaderValueCompleteCb(llhttp_t* p) {
   Http1Parser& s = self(p);
   // ": " and CRLF count toward the limit once per line (a value may arrive in many spans).
   if (!s.account(4)) return -1;
+  // llhttp drops leading whitespace but keeps trailing; neither belongs to the value (RFC 9110 5.5).
+  while (!s.value_.empty() && (s.value_.back() == ' ' || s.value_.back() == '\t')) {
+    s.value_.pop_back();
+  }
   HeaderMap& headers = s.mode_ == Mode::Request ? s.request_.headers : s.response_.headers;
   headers.add(s.field_, s.value_);
   s.field_.clear();
