@@ -89,7 +89,13 @@ int Http1Parser::onHeaderValueCompleteCb(llhttp_t* p) {
   Http1Parser& s = self(p);
   // ": " and CRLF count toward the limit once per line (a value may arrive in many spans).
   if (!s.account(4)) return -1;
-  // llhttp drops leading whitespace but keeps trailing; neither belongs to the value (RFC 9110 5.5).
+  if (s.field_.empty()) {
+    // llhttp (even strict) takes ": x" as a header with an empty name; a name is a 1+ char token.
+    s.error_ = Http1Error::Malformed;
+    s.error_reason_ = "Empty header name";
+    return -1;
+  }
+  // llhttp drops leading but keeps trailing whitespace; neither is part of the value.
   while (!s.value_.empty() && (s.value_.back() == ' ' || s.value_.back() == '\t')) {
     s.value_.pop_back();
   }
