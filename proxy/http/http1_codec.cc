@@ -141,6 +141,10 @@ int Http1Parser::handleHeadersComplete() {
     h.chunked = chunked;
     if (has_length) h.content_length = parser_.content_length;
     action = callbacks_.onResponseHead(h);
+    // RFC 9112 6.3: 1xx, 204 and 304 end at the blank line whatever Content-Length or
+    // Transfer-Encoding say; llhttp would read a body and eat the next response.
+    const bool no_body = h.status < 200 || h.status == 204 || h.status == 304;
+    if (no_body && action == HeadersAction::Continue) action = HeadersAction::SkipBody;
   }
   switch (action) {
     case HeadersAction::Continue:
