@@ -194,6 +194,9 @@ Http1Parser::Result Http1Parser::execute(std::string_view data) {
 
 Http1Parser::Status Http1Parser::finish() {
   if (error_ != Http1Error::None) return Status::Error;
+  // Between messages EOF is clean. llhttp would call it unsafe right after resume(): it
+  // marks the parser safe only once it runs past the pause in on_message_complete.
+  if (!in_message_) return Status::Ok;
   const llhttp_errno_t rc = llhttp_finish(&parser_);
   if (rc == HPE_OK || rc == HPE_PAUSED) return Status::Ok;
   error_ = Http1Error::Malformed;
