@@ -37,14 +37,15 @@ void stripHopByHop(HeaderMap& headers) {
 }
 
 void appendForwardedFor(HeaderMap& headers, std::string_view client) {
-  if (auto existing = headers.get("x-forwarded-for")) {
-    std::string value(*existing);
+  // Several x-forwarded-for lines are one comma-separated list (RFC 9110 5.3): keep every hop.
+  std::string value;
+  headers.forEach([&value](std::string_view name, std::string_view v) {
+    if (name != "x-forwarded-for") return;
+    value.append(v);
     value.append(", ");
-    value.append(client);
-    headers.set("x-forwarded-for", value);
-  } else {
-    headers.add("x-forwarded-for", client);
-  }
+  });
+  value.append(client);
+  headers.set("x-forwarded-for", value);
 }
 
 std::string formatUuidV4(uint64_t high, uint64_t low) {
