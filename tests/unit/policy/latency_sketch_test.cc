@@ -53,6 +53,24 @@ TEST(LatencySketchTest, EveryValueMapsToABucketWithinAlpha) {
   EXPECT_EQ(LatencySketch::bucketIndex(1'000'000'000'000), LatencySketch::kBucketCount - 1);
 }
 
+// The fast index must equal the exact one, floor(log_γ(x / 1 us)), around every
+// bucket boundary, where an approximate log would go wrong first.
+TEST(LatencySketchTest, FastIndexMatchesExactLogAtEveryBoundary) {
+  const double gamma = (1 + kAlpha) / (1 - kAlpha);
+  for (size_t i = 1; i < LatencySketch::kBucketCount; ++i) {
+    const double bound = 1e3 * std::pow(gamma, static_cast<double>(i));
+    for (double x : {std::floor(bound) - 1, std::floor(bound), std::ceil(bound),
+                     std::ceil(bound) + 1, bound * 1.005, bound * 0.995}) {
+      const auto ns = static_cast<int64_t>(x);
+      if (ns > 1'000'000'000'000) continue;
+      const double exact = std::log(static_cast<double>(ns) / 1e3) / std::log(gamma);
+      // Skip values within 1e-9 of a boundary, where the two ways of rounding may differ.
+      if (std::abs(exact - std::round(exact)) < 1e-9) continue;
+      ASSERT_EQ(LatencySketch::bucketIndex(ns), static_cast<size_t>(std::floor(exact))) << ns;
+    }
+  }
+}
+
 TEST(LatencySketchTest, BucketIndexIsMonotonic) {
   size_t last = 0;
   // Steps of 1/400 of the value: finer than a bucket (2%), so no bucket is skipped.
