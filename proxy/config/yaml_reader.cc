@@ -179,8 +179,14 @@ std::vector<std::string> MapReader::stringList(const std::string& key) {
 
 void MapReader::reportUnknownKeys() {
   if (!node_.IsMap()) return;
+  std::set<std::string> seen;
   for (const auto& kv : node_) {
     const std::string key = kv.first.Scalar();
+    // yaml-cpp accepts repeated keys and lookups see only one; YAML forbids them.
+    if (!seen.insert(key).second) {
+      sink_.error(kv.first.Mark(), "duplicate key '" + pathOf(key) + "'");
+      continue;
+    }
     if (read_.count(key)) continue;
     std::string hint;
     // Say which keys are allowed here so a typo is easy to fix.
