@@ -8,19 +8,22 @@
 //   recent   = q-quantile of the window's non-dropped RTTs
 //   no_load  : every RTT is an upper bound of the no-load RTT (queueing only adds),
 //              so no_load = min(no_load, recent) at once. It RISES only on
-//              "low-load" evidence: the q-quantile of samples that started with
-//              inflight <= max(min_limit, low_load_fraction·limit), accumulated
-//              until there are `min_low_load_samples`, moving towards it by
-//              1 − exp(−Δt / no_load_rise_time). Samples from a loaded backend
-//              therefore never raise it (no creep, envoy PR #11579), while a
-//              backend that is genuinely slower pushes the limit down until the
-//              samples are low-load, which then raises it: no pinned-limit probe
-//              and none of its 503s (envoy #8337). The controller's own moves are
-//              the other evidence: of two recent windows (last 16) whose peak
-//              inflight differ by >= concurrency_spread, if the RTT grew by less
-//              than √(concurrency ratio) — queueing would grow it ∝ the ratio — the
-//              RTT does not depend on our concurrency there, so the lower window's
-//              RTT is no-load evidence too and no_load rises towards it.
+//              evidence, towards it by 1 − exp(−Δt / no_load_rise_time):
+//              (a) low-load samples, those that started with inflight <=
+//                  max(1, low_load_fraction · limit), once there are
+//                  `min_low_load_samples`: their q-quantile;
+//              (b) the controller's own moves: of two of the last 16 windows whose
+//                  peak inflight differ by >= concurrency_spread (s), if the RTT
+//                  changed by a factor within [1/√s, √s) — queueing would scale it
+//                  by s — the RTT does not depend on our concurrency there, so the
+//                  smaller of the two RTTs is no-load.
+//              Samples from a loaded backend at a steady limit are neither, so
+//              they never raise it (no creep, envoy PR #11579); a backend that is
+//              genuinely slower makes the limit fall, which yields (b), which
+//              raises it and lets the limit regrow: no pinned-limit probe and none
+//              of its 503s (envoy #8337). Limitation: without such evidence the
+//              estimate cannot tell "slower" from "queued", so it stays where it
+//              was, the conservative side (a lower limit).
 //   gradient = clamp(tolerance · no_load / recent, min_gradient, max_gradient)
 //              (tolerance absorbs ordinary variance, envoy PR #9038); recent and
 //              no_load use the same quantile so a mix of cheap and costly requests

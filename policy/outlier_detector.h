@@ -9,7 +9,8 @@
 //    window shared by the whole cluster. evaluate() closes the window once it is
 //    at least `interval` old and every non-ejected endpoint that saw traffic has
 //    `min_requests` (or the window is `max_window_intervals` × interval old, so a
-//    quiet endpoint cannot hold it open). One shared window means every endpoint
+//    quiet endpoint cannot hold it open; a sweep up to 10% early still counts,
+//    so timer jitter cannot skip an interval). One shared window means every endpoint
 //    is judged on the same span of time: a cluster-wide slowdown that starts
 //    mid-window hits everybody's evidence alike.
 //  * Success-rate test, on endpoints with >= min_requests, each against the
@@ -42,6 +43,7 @@
 //
 // Thread sharing: none. One instance per cluster, owned by one thread (a worker,
 // or the main thread fed with the workers' results); explain() copies out.
+// Memory: one LatencySketch (~8 KiB) per endpoint.
 
 #include <cstddef>
 #include <cstdint>
@@ -68,7 +70,7 @@ struct OutlierConfig {
   Duration probation = std::chrono::seconds(10);  // probation length and decay period
   uint32_t success_rate_min_endpoints = 3;        // tested endpoints for the relative test
   double success_rate_min_gap = 0.1;              // SR must be this far below the others
-  double success_rate_z = 3.0;                    // binomial-noise margin, in standard errors
+  double success_rate_z = 3.0;                    // Wilson-interval width, in standard errors
   Duration latency_min_excess = std::chrono::milliseconds(2);  // p90 − m must exceed this
   uint32_t max_window_intervals = 10;  // a window closes after this many intervals anyway
 };
@@ -106,14 +108,14 @@ struct EndpointOutlierState {
 
 // Cumulative counts, exported as metrics.
 struct OutlierCounters {
-  uint64_t ejected_consecutive_failures = 0;  // ejections by reason ...
-  uint64_t ejected_success_rate = 0;
-  uint64_t ejected_latency = 0;
-  uint64_t ejected_probation_failure = 0;
-  uint64_t skipped_by_cap = 0;     // ejections a test asked for but the cap refused
-  uint64_t returned = 0;           // ejections that expired (endpoint on probation)
-  uint64_t probation_passed = 0;   // probations completed without a failure
-  uint64_t windows_evaluated = 0;  // windows closed and tested
+  uint64_t ejected_consecutive_failures = 0;  // ejections for a run of failures
+  uint64_t ejected_success_rate = 0;          // ejections by the success-rate test
+  uint64_t ejected_latency = 0;               // ejections by the latency test
+  uint64_t ejected_probation_failure = 0;     // re-ejections on probation
+  uint64_t skipped_by_cap = 0;                // ejections a test asked for but the cap refused
+  uint64_t returned = 0;                      // ejections that expired (endpoint on probation)
+  uint64_t probation_passed = 0;              // probations completed without a failure
+  uint64_t windows_evaluated = 0;             // windows closed and tested
 };
 
 class OutlierDetector {

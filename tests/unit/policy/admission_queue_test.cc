@@ -16,7 +16,6 @@ using std::chrono::seconds;
 using Kind = Decision::Kind;
 
 const TimePoint kStart = TimePoint{} + std::chrono::hours(1);
-constexpr TimePoint kNoDeadline = TimePoint::max();
 
 // A queue with a fixed limit (min == max), so tests control capacity exactly.
 AdmissionConfig fixedLimit(uint32_t limit, uint32_t max_queue = 0) {

@@ -138,7 +138,7 @@ TEST(AdaptiveConcurrencyLimit, StartsAtInitialLimitWithinBounds) {
 
 TEST(AdaptiveConcurrencyLimit, SteadyClosedLoopConvergesIntoNarrowBand) {
   LimitSim s({}, kServers, kService);
-  s.startClosedLoop(100, milliseconds(5));
+  s.startClosedLoop(50, milliseconds(5));
   s.sampleEvery(milliseconds(250));
   s.runFor(seconds(10));
   const uint64_t completed_before = s.completed();
@@ -178,7 +178,7 @@ TEST(AdaptiveConcurrencyLimit, SteadyOpenLoopOverloadConvergesIntoNarrowBand) {
 
 TEST(AdaptiveConcurrencyLimit, FallsWithinSecondsWhenBackendSlowsAndRecovers) {
   LimitSim s({}, kServers, kService);
-  s.startClosedLoop(100, milliseconds(5));
+  s.startClosedLoop(50, milliseconds(5));
   s.sampleEvery(milliseconds(250));
   s.runFor(seconds(30));
   const double steady = sim::meanStdev(slice(s.limits(), 10, 30)).first;
@@ -203,7 +203,7 @@ TEST(AdaptiveConcurrencyLimit, FallsWithinSecondsWhenBackendSlowsAndRecovers) {
 
 TEST(AdaptiveConcurrencyLimit, NoLoadEstimateRisesWhenBackendIsGenuinelySlower) {
   LimitSim s({}, kServers, kService);
-  s.startClosedLoop(100, milliseconds(5));
+  s.startClosedLoop(50, milliseconds(5));
   s.sampleEvery(milliseconds(250));
   s.runFor(seconds(30));
   const double before = toMillis(s.limit().noLoadRtt());
@@ -217,11 +217,11 @@ TEST(AdaptiveConcurrencyLimit, NoLoadEstimateRisesWhenBackendIsGenuinelySlower) 
 
 TEST(AdaptiveConcurrencyLimit, NoCreepUnderSustainedSaturation) {
   LimitSim s({}, kServers, kService);
-  s.startClosedLoop(200, milliseconds(2));
+  s.startClosedLoop(50, milliseconds(5));
   s.sampleEvery(milliseconds(250));
-  s.runFor(seconds(300));
+  s.runFor(seconds(180));
   const double early = sim::meanStdev(slice(s.limits(), 10, 30)).first;
-  const double late = sim::meanStdev(slice(s.limits(), 280, 300)).first;
+  const double late = sim::meanStdev(slice(s.limits(), 160, 180)).first;
   EXPECT_NEAR(late, early, 0.05 * early);
   const auto& nl = s.noLoadMs();
   const auto [lo, hi] = std::minmax_element(nl.begin() + 40, nl.end());
@@ -268,7 +268,7 @@ TEST(AdaptiveConcurrencyLimit, StaysWithinMinAndMaxLimit) {
   c.max_limit = 20;
   {
     LimitSim s(c, 100, kService);  // could take 150 concurrent: capped at 20
-    s.startClosedLoop(300, milliseconds(5));
+    s.startClosedLoop(60, milliseconds(5));
     s.sampleEvery(milliseconds(250));
     s.runFor(seconds(30));
     const auto& l = s.limits();
@@ -329,7 +329,7 @@ TEST(AdaptiveConcurrencyLimit, AppLimitedTrafficDoesNotInflateTheLimit) {
 
 TEST(AdaptiveConcurrencyLimit, ExplainReportsTheEvidence) {
   LimitSim s({}, kServers, kService);
-  s.startClosedLoop(100, milliseconds(5));
+  s.startClosedLoop(50, milliseconds(5));
   s.runFor(seconds(20));
   const ConcurrencyLimitExplain e = s.limit().explain();
   EXPECT_EQ(e.limit, s.limit().limit());

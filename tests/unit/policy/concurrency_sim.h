@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <queue>
+#include <utility>
 #include <vector>
 
 #include "policy/time.h"
@@ -51,7 +52,8 @@ class EventLoop {
   // Runs every event due up to `end`, then sets the time to `end`.
   void runUntil(TimePoint end) {
     while (!events_.empty() && events_.top().t <= end) {
-      Event e = events_.top();
+      // Moving the callback out of the top is safe: the heap orders by (t, seq) only.
+      Event e = std::move(const_cast<Event&>(events_.top()));
       events_.pop();
       now_ = e.t;
       e.fn();
