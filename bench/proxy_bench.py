@@ -592,14 +592,18 @@ FOREIGN_LOAD_WARN_PCT = 10.0
 def contention_warnings(rows: list[Row]) -> list[str]:
     """Rows where something other than the proxy used > 10 % of the proxy's
     core (for direct: anything at all): their numbers are not clean."""
-    out = []
-    for row in rows:
+    flagged = []
+    measured = [row for row in rows if row.good()]
+    for row in measured:
         foreign = row.median(lambda s: None if s.proxy_core_busy is None
                              else s.proxy_core_busy - (s.cpu_pct or 0.0))
         if foreign is not None and foreign > FOREIGN_LOAD_WARN_PCT:
-            out.append(f"- {row.case.title} / {row.server}: other processes used ~{foreign:.0f}% "
-                       "of the proxy core")
-    return out
+            flagged.append((row, foreign))
+    if flagged and len(flagged) == len(measured):
+        low, high = min(f for _, f in flagged), max(f for _, f in flagged)
+        return [f"- every cell: other processes used {low:.0f}–{high:.0f}% of the proxy core"]
+    return [f"- {row.case.title} / {row.server}: other processes used ~{foreign:.0f}% of the "
+            "proxy core" for row, foreign in flagged]
 
 
 def target_check(rows: list[Row]) -> list[str]:
