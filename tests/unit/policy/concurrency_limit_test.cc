@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numbers>
 
 #include "tests/unit/policy/concurrency_sim.h"
 
@@ -236,7 +237,7 @@ TEST(AdaptiveConcurrencyLimit, NoSheddingWhileNoLoadRttIsReestimated) {
   s.startOpenLoop(0.4 * kCapacityRps);
   s.sampleEvery(milliseconds(250));
   for (int step = 0; step < 300; ++step) {
-    const double factor = 1.0 + 0.3 * std::sin(2.0 * M_PI * step / 60.0);
+    const double factor = 1.0 + 0.3 * std::sin(2.0 * std::numbers::pi * step / 60.0);
     s.backend().setService(std::chrono::duration_cast<Duration>(kService * factor));
     s.runFor(seconds(1));
   }
