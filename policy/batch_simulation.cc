@@ -60,9 +60,14 @@ class Simulation {
         completions_.pop();
         policy_.onBatchComplete(c.rows, c.finish - c.dispatched);
       } else if (arrival_due && next_arrival == now) {
-        pending_.push_back(now);
         ++result_.arrived;
-        policy_.onArrival(now);
+        BackendLoad backend{completions_.size(), endpoint_free_.size()};
+        if (sc_.admission && !policy_.admit(now, now + sc_.slo, backend, pending_.size())) {
+          ++result_.rejected;
+        } else {
+          pending_.push_back(now);
+          policy_.onArrival(now);
+        }
         next_arrival = arrivals_.next();
       } else {
         timer_.reset();

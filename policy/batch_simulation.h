@@ -56,6 +56,9 @@ class Policy {
   // What to do with the pending bucket now.
   virtual BatchDecision decide(TimePoint now, const PendingBucket& bucket,
                                const BackendLoad& backend) = 0;
+  // Whether to accept a row with `deadline` behind `rows_ahead` waiting rows (when
+  // the scenario has admission on). Static batchers accept everything.
+  virtual bool admit(TimePoint, TimePoint, const BackendLoad&, std::size_t) { return true; }
 };
 
 // The learned controller as a Policy.
@@ -73,6 +76,11 @@ class ControllerPolicy final : public Policy {
   BatchDecision decide(TimePoint now, const PendingBucket& bucket,
                        const BackendLoad& backend) override {
     return controller_.decide(now, bucket, backend);
+  }
+  // See Policy.
+  bool admit(TimePoint now, TimePoint deadline, const BackendLoad& backend,
+             std::size_t rows_ahead) override {
+    return controller_.admissible(now, deadline, backend, rows_ahead);
   }
 
  private:
@@ -105,12 +113,14 @@ struct Scenario {
   Duration duration = std::chrono::seconds(10);  // arrivals stop after this
   std::uint64_t seed = 1;
   Duration slo = std::chrono::milliseconds(100);  // for goodput
+  bool admission = false;  // ask the policy to admit each row (deadline = arrival + slo)
   SimulatedGpu gpu;
 };
 
 // What a run measured. Latency = completion − arrival, per request.
 struct ScenarioResult {
   std::size_t arrived = 0;
+  std::size_t rejected = 0;  // refused at arrival by admission
   std::size_t completed = 0;
   std::size_t within_slo = 0;
   double goodput_per_s = 0;  // requests finished within the SLO per second of arrivals

@@ -60,22 +60,23 @@ std::size_t BatchWindowController::target(double rate_per_s, std::size_t capacit
 Duration BatchWindowController::queueWait(const BackendLoad& backend) const {
   const std::size_t slots = std::max<std::size_t>(1, backend.capacity);
   if (backend.in_flight < slots) return Duration::zero();
-  // The first slot frees after about half a batch; each batch queued ahead per slot
-  // adds a whole one.
-  const double ahead = static_cast<double>((backend.in_flight - slots) / slots) + 0.5;
+  // At worst the first slot frees after a whole typical batch, and each batch
+  // queued ahead per slot adds one. Worst case rather than average: under overload
+  // every admitted request sits at the admission boundary, so an average-case
+  // guess lets a quarter of them miss by a little.
+  const double ahead = static_cast<double>((backend.in_flight - slots) / slots) + 1.0;
   const auto typical = static_cast<std::size_t>(std::lround(typical_batch_));
   return fromSeconds(ahead * toSeconds(cost_.predict(typical)));
 }
 
-Duration BatchWindowController::window(double rate_per_s, std::size_t target_rows,
-                                       Duration queue_wait) const {
+Duration BatchWindowController::window(double rate_per_s, std::size_t target_rows) const {
   Duration fill = Duration::zero();
   if (config_.max_delay) {
     fill = *config_.max_delay;
   } else if (target_rows > 1 && rate_per_s > 0) {
     fill = fromSeconds(static_cast<double>(target_rows - 1) / rate_per_s);
   }
-  const Duration slack = config_.slo - cost_.predictTail(target_rows, config_.tail_z) - queue_wait;
+  const Duration slack = config_.slo - cost_.predictTail(target_rows, config_.tail_z);
   return std::max(Duration::zero(), std::min(fill, slack));
 }
 
@@ -105,21 +106,26 @@ BatchDecision BatchWindowController::decide(TimePoint now, const PendingBucket& 
   const std::size_t want = target(lambda, last_capacity_);
   if (bucket.rows >= want) return record(bucket.rows, DispatchReason::BackendIdle);
 
-  const TimePoint expiry = bucket.oldest_arrival + window(lambda, want, Duration::zero());
+  const TimePoint expiry = bucket.oldest_arrival + window(lambda, want);
   if (now >= expiry) return record(bucket.rows, DispatchReason::WindowExpired);
   return WaitUntil{std::min(expiry, latest - tail)};
 }
 
 bool BatchWindowController::admissible(TimePoint now, TimePoint deadline,
-                                       const BackendLoad& backend) const {
-  return now + queueWait(backend) + cost_.predict(1) <= deadline;
+                                       const BackendLoad& backend, std::size_t rows_ahead) const {
+  const std::size_t limit = cap();
+  const std::size_t slots = std::max<std::size_t>(1, backend.capacity);
+  const std::size_t rounds = rows_ahead / limit / slots;  // full rounds of batches before ours
+  const Duration start =
+      queueWait(backend) + cost_.predict(limit) * static_cast<std::int64_t>(rounds);
+  const Duration service = cost_.predict(std::min(limit, rows_ahead % limit + 1));
+  return now + start + service <= deadline;
 }
 
 BatchWindowExplain BatchWindowController::explain(TimePoint now) const {
   const double lambda = rate(now);
   const std::size_t want = target(lambda, last_capacity_);
-  return {
-      window(lambda, want, Duration::zero()), want, cap(), lambda, cost_.explain(), dispatches_};
+  return {window(lambda, want), want, cap(), lambda, cost_.explain(), dispatches_};
 }
 
 }  // namespace rampart::policy

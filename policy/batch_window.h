@@ -12,8 +12,8 @@
 //             clamped to [1, cap]; cap when no n keeps up. n/T(n) rises with n, so
 //             this is the throughput-maximising size exactly when the load needs
 //             it, and 1 (no batching delay) when it does not.
-//   window  = min((target − 1)/λ, S − T₉₉(target) − queue wait): the time to
-//             gather `target` rows, never past the SLO (or the fixed max_delay).
+//   window  = min((target − 1)/λ, S − T₉₉(target)): the time to gather `target`
+//             rows, never past the SLO (the fixed max_delay replaces (target − 1)/λ).
 // Decision for a bucket of n rows whose oldest row arrived at t₀:
 //   n ≥ cap and a slot is free                → Dispatch(cap, full)
 //   all C slots busy                          → wait: the batch grows while the
@@ -25,8 +25,11 @@
 //   otherwise                                 → WaitUntil(min(t₀ + window, last start
 //                                               that still meets the SLO/deadline))
 // At low load target = 1, so an idle backend gets every request at once.
-// admissible(now, deadline): now + queue wait + T(1) ≤ deadline; otherwise the
-// filter refuses the request at once instead of letting it take a batch slot.
+// admissible(now, deadline, backend, rows_ahead): the request joins batch
+// k = ⌊rows_ahead/cap⌋ of its bucket, which starts after the backend's queue wait
+// plus ⌊k/C⌋ rounds of T(cap); if that start + T(its batch) (mean, not tail: refuse
+// only what surely cannot make it) is past the deadline, the filter refuses the
+// request at once instead of letting it take a batch slot and time out later.
 //
 // What we kept and what we fixed:
 //   Triton dynamic batcher: kept the window clock at the oldest request's arrival,
@@ -129,8 +132,10 @@ class BatchWindowController {
   void onBatchComplete(std::size_t rows, Duration latency);
   // Decides for one bucket; a Dispatch is counted and the caller must send it.
   BatchDecision decide(TimePoint now, const PendingBucket& bucket, const BackendLoad& backend);
-  // Whether a request with this deadline can still be served in time.
-  bool admissible(TimePoint now, TimePoint deadline, const BackendLoad& backend = {}) const;
+  // Whether a request with this deadline can still be served in time, behind the
+  // backend's load and `rows_ahead` rows already waiting in its bucket.
+  bool admissible(TimePoint now, TimePoint deadline, const BackendLoad& backend = {},
+                  std::size_t rows_ahead = 0) const;
   // The current window, sizes, rate, cost curve and dispatch counts.
   BatchWindowExplain explain(TimePoint now) const;
   // The learned cost curve.
@@ -140,7 +145,7 @@ class BatchWindowController {
   double rate(TimePoint now) const;
   std::size_t cap() const;
   std::size_t target(double rate_per_s, std::size_t capacity) const;
-  Duration window(double rate_per_s, std::size_t target, Duration queue_wait) const;
+  Duration window(double rate_per_s, std::size_t target) const;
   Duration queueWait(const BackendLoad& backend) const;
   BatchDecision record(std::size_t rows, DispatchReason reason);
 

@@ -206,8 +206,8 @@ TEST(KServeV2Codec, UnbatchableRequestsPassThrough) {
   KServeV2Codec codec(CodecOptions{.max_rows = 4});
   const char* bodies[] = {
       // binary tensor extension: JSON header followed by raw bytes
-      "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],\"datatype\":\"FP32\","
-      "\"parameters\":{\"binary_data_size\":8}}]}\x01\x02\x03\x04\x05\x06\x07\x08",
+      ("{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],\"datatype\":\"FP32\","
+       "\"parameters\":{\"binary_data_size\":8}}]}\x01\x02\x03\x04\x05\x06\x07\x08"),
       R"({"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]})",
       R"({"parameters":{"binary_data_output":true},"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})",
       R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"y","parameters":{"binary_data":true}}]})",

@@ -226,6 +226,26 @@ TEST(BatchWindowSimulation, BeatsOrMatchesEveryStaticSettingAtEveryRate) {
   }
 }
 
+TEST(BatchWindowSimulation, OverloadWithAdmissionKeepsGoodputNearCapacity) {
+  // 7000 rows/s against ~5300/s of capacity (64-row batches on two endpoints).
+  batchsim::Scenario s = scenario(7000, 5);
+  double best_static = 0;
+  for (std::size_t max_batch : {16, 32, 64}) {
+    for (int delay_ms : {1, 5, 20}) {
+      batchsim::StaticPolicy p(max_batch, milliseconds(delay_ms));
+      best_static = std::max(best_static, batchsim::run(s, p).goodput_per_s);
+    }
+  }
+  s.admission = true;
+  auto learned = runController(s);
+  std::printf("overload: learned with admission %s, rejected %zu of %zu | best static %.0f/s\n",
+              show(learned).c_str(), learned.rejected, learned.arrived, best_static);
+  EXPECT_GT(learned.goodput_per_s, 0.85 * 5333);
+  EXPECT_GT(learned.goodput_per_s, 3 * best_static);  // static queues grow without bound
+  EXPECT_GT(learned.rejected, learned.arrived / 10);
+  EXPECT_LE(learned.p99, milliseconds(110));
+}
+
 TEST(BatchWindowSimulation, AddsAlmostNothingToUnbatchedLatencyAtLowRate) {
   batchsim::Scenario s = scenario(50, 7);
   s.duration = seconds(20);
