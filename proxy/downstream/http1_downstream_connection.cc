@@ -94,6 +94,7 @@ void Http1DownstreamConnection::processInput() {
     }
     if (status == http::Http1Parser::Status::Paused) break;
   }
+  if (!closed_) socket_->onInputConsumed();
 }
 
 http::HeadersAction Http1DownstreamConnection::onRequestHead(http::RequestHead& head) {

@@ -1,7 +1,10 @@
 #pragma once
-// A non-blocking stream socket with input/output buffers (a libevent
-// bufferevent), plain or, later, TLS. Owners get events through
-// ConnectionCallbacks; the connection never calls back after close().
+// A non-blocking stream socket with input/output buffers. Owners get events
+// through ConnectionCallbacks; the connection never calls back after close().
+// Writes are queued and flushed once per loop iteration (one writev for all
+// the pieces written during a callback), and the socket only subscribes to
+// writability when the kernel refuses bytes, so a steady request/response flow
+// costs no epoll_ctl calls.
 
 #include <memory>
 
@@ -9,15 +12,13 @@
 #include "proxy/event/buffer.h"
 #include "proxy/event/dispatcher.h"
 
-struct bufferevent;
-
 namespace rampart::event {
 
 // Why a connection stopped being usable.
 enum class CloseReason {
   LocalClose,     // we closed it
-  RemoteClose,    // the peer closed cleanly (EOF)
-  Error,          // a socket error (reset, refused, ...)
+  RemoteClose,    // the peer closed cleanly (EOF); queued output may still be sent
+  Error,          // a socket error (reset, ...)
   ConnectFailed,  // an outgoing connect did not complete
 };
 
@@ -26,7 +27,7 @@ class ConnectionCallbacks {
   virtual ~ConnectionCallbacks() = default;
   // New bytes are waiting in input().
   virtual void onRead() = 0;
-  // The output buffer drained below the low watermark (0 unless set).
+  // A flush left the output at or below the low watermark (0 unless set).
   virtual void onWriteDrained() = 0;
   // An outgoing connect completed.
   virtual void onConnected() {}
@@ -34,18 +35,14 @@ class ConnectionCallbacks {
   virtual void onClose(CloseReason reason) = 0;
 };
 
-struct BuffereventDeleter {
-  void operator()(bufferevent* bev) const;
-};
-
-class BufferedConnection {
+class BufferedConnection : public Flushable {
  public:
   // Takes ownership of an accepted, non-blocking socket.
   static std::unique_ptr<BufferedConnection> adopt(Dispatcher& dispatcher, int fd);
   // Starts a non-blocking connect; onConnected() or onClose(ConnectFailed) follows.
   static std::unique_ptr<BufferedConnection> connect(Dispatcher& dispatcher,
                                                      const SocketAddress& address);
-  ~BufferedConnection();
+  ~BufferedConnection() override;
   BufferedConnection(const BufferedConnection&) = delete;
   BufferedConnection& operator=(const BufferedConnection&) = delete;
 
@@ -54,44 +51,62 @@ class BufferedConnection {
   // The bytes received and not yet consumed.
   Buffer& input() { return input_; }
   // Queues bytes for sending.
-  void write(std::string_view data) { output_.add(data); }
+  void write(std::string_view data);
   // Moves `data` into the send queue (no copy).
-  void write(Buffer& data) { output_.moveFrom(data); }
+  void write(Buffer& data);
   // Bytes queued and not yet sent.
   size_t pendingOutput() const { return output_.length(); }
   // Starts or stops reading from the socket (backpressure).
   void enableRead(bool enable);
   bool readEnabled() const { return read_enabled_; }
-  // onWriteDrained() fires when pending output falls to or below this many bytes.
-  void setWriteLowWatermark(size_t bytes);
-  // Reading pauses while input() holds this many bytes (0 = unlimited).
-  void setReadHighWatermark(size_t bytes);
+  // onWriteDrained() fires when a flush leaves at most this many bytes queued.
+  void setWriteLowWatermark(size_t bytes) { write_low_watermark_ = bytes; }
+  // Reading pauses while input() holds at least this many bytes (0 = unlimited).
+  void setReadHighWatermark(size_t bytes) { read_high_watermark_ = bytes; }
+  // Resumes reading after the owner consumed input outside onRead() (watermark).
+  void onInputConsumed() { updateReadInterest(); }
   // Closes the socket at once; queued output is discarded. No callbacks follow.
   void close();
   // Makes the eventual close send a TCP reset instead of FIN (aborting a stream).
-  // The socket itself is released by close() or destruction.
   void abort();
-  // Sends FIN after queued output (half-close); reading continues.
+  // Sends FIN once queued output is flushed (half-close); reading continues.
   void shutdownWrite();
-  bool closed() const { return !bev_; }
+  bool closed() const { return fd_ < 0; }
   // The peer's address (accepted sockets) or the target (outgoing).
   const SocketAddress& peer() const { return peer_; }
   void setPeer(const SocketAddress& peer) { peer_ = peer; }
-  // Disables Nagle; proxies send whole messages.
-  void setNoDelay();
+
+  // Flushable: writes queued output (called by the dispatcher after the current callback).
+  void flush() override;
 
  private:
-  explicit BufferedConnection(bufferevent* bev);
-  static void onReadCb(bufferevent*, void* arg);
-  static void onWriteCb(bufferevent*, void* arg);
-  static void onEventCb(bufferevent*, short events, void* arg);
+  BufferedConnection(Dispatcher& dispatcher, int fd, bool connecting);
+  static void onReadableCb(int fd, short, void* arg);
+  static void onWritableCb(int fd, short, void* arg);
+  void onReadable();
+  void onWritable();
+  void updateReadInterest();
+  void scheduleFlush();
+  void fail(CloseReason reason);
 
-  std::unique_ptr<bufferevent, BuffereventDeleter> bev_;
+  Dispatcher& dispatcher_;
+  int fd_;
+  EventPtr read_event_;
+  EventPtr write_event_;
   Buffer input_;
   Buffer output_;
   ConnectionCallbacks* callbacks_ = nullptr;
   SocketAddress peer_;
-  bool read_enabled_ = true;
+  size_t write_low_watermark_ = 0;
+  size_t read_high_watermark_ = 0;
+  bool connecting_;
+  bool read_enabled_ = true;  // the owner wants bytes
+  bool read_armed_ = false;   // the read event is registered
+  bool write_armed_ = false;  // waiting for the kernel to accept more bytes
+  bool flush_scheduled_ = false;
+  bool peer_eof_ = false;
+  bool shutdown_pending_ = false;
+  bool connect_error_now_ = false;  // connect() failed synchronously
 };
 
 }  // namespace rampart::event

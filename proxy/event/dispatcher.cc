@@ -71,7 +71,9 @@ Dispatcher::Dispatcher() {
 
 Dispatcher::~Dispatcher() {
   // Destroy what is still queued while the base is alive (their destructors free events).
-  while (!to_delete_.empty() || !deferred_tasks_.empty()) onDeferred(-1, 0, this);
+  while (!to_delete_.empty() || !deferred_tasks_.empty() || !flushes_.empty()) {
+    onDeferred(-1, 0, this);
+  }
   deferred_event_.reset();
   wakeup_event_.reset();
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
@@ -96,6 +98,17 @@ void Dispatcher::defer(std::function<void()> task) {
   scheduleDeferred();
 }
 
+void Dispatcher::scheduleFlush(Flushable* target) {
+  flushes_.push_back(target);
+  scheduleDeferred();
+}
+
+void Dispatcher::cancelFlush(Flushable* target) {
+  for (auto& f : flushes_) {
+    if (f == target) f = nullptr;
+  }
+}
+
 void Dispatcher::scheduleDeferred() {
   if (!event_pending(deferred_event_.get(), EV_TIMEOUT, nullptr)) {
     event_active(deferred_event_.get(), EV_TIMEOUT, 0);
@@ -104,8 +117,16 @@ void Dispatcher::scheduleDeferred() {
 
 void Dispatcher::onDeferred(int, short, void* arg) {
   auto* self = static_cast<Dispatcher*>(arg);
-  // Tasks and deletions may queue more; take batches until none are left.
-  while (!self->deferred_tasks_.empty() || !self->to_delete_.empty()) {
+  // Flushes, tasks and deletions may queue more; take batches until none are left.
+  while (!self->flushes_.empty() || !self->deferred_tasks_.empty() || !self->to_delete_.empty()) {
+    // Index loop: a flush may schedule more flushes (appended) or cancel others.
+    for (size_t i = 0; i < self->flushes_.size(); ++i) {
+      if (Flushable* target = self->flushes_[i]) {
+        self->flushes_[i] = nullptr;
+        target->flush();
+      }
+    }
+    self->flushes_.clear();
     std::vector<std::function<void()>> tasks;
     tasks.swap(self->deferred_tasks_);
     for (auto& task : tasks) task();

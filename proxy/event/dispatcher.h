@@ -37,6 +37,14 @@ class Deletable {
   virtual ~Deletable() = default;
 };
 
+// Something with queued output to write once the current callback is done.
+class Flushable {
+ public:
+  virtual ~Flushable() = default;
+  // Writes what is queued; called once per scheduleFlush() from the loop.
+  virtual void flush() = 0;
+};
+
 // A one-shot timer bound to a dispatcher. Destroying it cancels it.
 class Timer {
  public:
@@ -79,6 +87,10 @@ class Dispatcher : public policy::TimeSource {
   void deferredDelete(std::unique_ptr<Deletable> object);
   // Runs `task` on this thread after the current callback returns.
   void defer(std::function<void()> task);
+  // Calls target->flush() after the current callback (once per call).
+  void scheduleFlush(Flushable* target);
+  // Forgets a scheduled flush (the target is going away).
+  void cancelFlush(Flushable* target);
   // Runs deferred tasks and deletions now (shutdown, after the loop ended).
   void flushDeferred() { onDeferred(-1, 0, this); }
   // The underlying base, for the event/ wrappers only.
@@ -99,6 +111,7 @@ class Dispatcher : public policy::TimeSource {
   EventPtr deferred_event_;
   std::vector<std::unique_ptr<Deletable>> to_delete_;
   std::vector<std::function<void()>> deferred_tasks_;
+  std::vector<Flushable*> flushes_;
 };
 
 }  // namespace rampart::event

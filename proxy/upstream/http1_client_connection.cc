@@ -120,7 +120,7 @@ void Http1ClientConnection::close(UpstreamFailure if_connecting) {
   const State previous = state_;
   state_ = State::Closed;
   connect_timer_.disable();
-  // Keep the bufferevent alive until deferred deletion: onRead may still be iterating its input.
+  // Keep the socket object alive until deferred deletion: onRead may still be iterating its input.
   socket_->setCallbacks(nullptr);
   socket_->enableRead(false);
   pool_.onConnectionClosed(
