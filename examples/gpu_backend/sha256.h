@@ -1,14 +1,18 @@
 #pragma once
-// SHA-256 (FIPS 180-4), written here so /echo can report a body digest that a
-// test recomputes with hashlib, without linking OpenSSL into this example.
-// Streaming: update() any number of times, then hexDigest() once.
+// A streaming SHA-256 over OpenSSL's EVP digest API, so /echo can report a body
+// digest that a test recomputes with hashlib.
 
-#include <array>
+#include <openssl/evp.h>
+
 #include <cstddef>
-#include <cstdint>
+#include <memory>
 #include <string>
 
 namespace rampart::gpu_backend {
+
+struct EvpMdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
 
 class Sha256 {
  public:
@@ -20,12 +24,7 @@ class Sha256 {
   std::string hexDigest();
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t totalBytes_ = 0;
+  std::unique_ptr<EVP_MD_CTX, EvpMdCtxDeleter> ctx_;
 };
 
 }  // namespace rampart::gpu_backend
