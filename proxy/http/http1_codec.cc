@@ -113,6 +113,17 @@ int Http1Parser::onHeadersCompleteCb(llhttp_t* p) {
 
 int Http1Parser::handleHeadersComplete() {
   headers_complete_ = true;
+  // llhttp still takes HTTP/0.9 request lines ("GET /x") and "HTTP/2.0" ones; neither is
+  // HTTP/1 framing, and re-sent as HTTP/1.1 they would mean something else. Status codes
+  // outside 100..599 are invalid (RFC 9110 15) and cannot be re-serialized.
+  const bool bad_version = parser_.http_major != 1;
+  const bool bad_status =
+      mode_ == Mode::Response && (parser_.status_code < 100 || parser_.status_code > 599);
+  if (bad_version || bad_status) {
+    error_ = Http1Error::Malformed;
+    error_reason_ = bad_version ? "Unsupported HTTP version" : "Invalid status code";
+    return -1;
+  }
   const bool has_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
   const bool chunked = (parser_.flags & F_CHUNKED) != 0;
   HeadersAction action;
