@@ -8,6 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "policy/admission_queue.h"
+#include "policy/backoff.h"
+#include "policy/hedge_policy.h"
+#include "policy/outlier_detector.h"
+#include "policy/retry_budget.h"
 #include "policy/time.h"
 #include "proxy/event/address.h"
 
@@ -49,6 +54,23 @@ struct EndpointConfig {
   event::SocketAddress address;
 };
 
+// Active HTTP health checking of each endpoint (main thread).
+struct HealthCheckConfig {
+  bool enabled = false;
+  std::string path;
+  Duration interval;
+  Duration timeout;
+  uint32_t healthy_threshold;    // successes in a row to mark healthy
+  uint32_t unhealthy_threshold;  // failures in a row to mark unhealthy
+};
+
+// Passive outlier detection (per worker); the policy's own config plus switches.
+struct OutlierDetectionConfig {
+  bool enabled = false;
+  bool shadow = false;  // evaluate and report, never eject
+  policy::OutlierConfig policy;
+};
+
 struct ClusterConfig {
   std::string name;
   UpstreamProtocol protocol;
@@ -58,6 +80,8 @@ struct ClusterConfig {
   uint32_t max_connections_per_endpoint;  // per worker
   uint32_t max_pending_requests;          // waiting for a connection, per worker
   Duration upstream_idle_timeout;         // idle pooled connections are closed after this
+  HealthCheckConfig health_check;
+  OutlierDetectionConfig outlier_detection;
 };
 
 struct HeaderMatch {
@@ -81,6 +105,7 @@ struct WeightedCluster {
 
 struct TimeoutSpec {
   bool learned;       // derive from the route's latency sketch
+  bool shadow;        // learned: report the learned value, enforce `max`
   Duration fixed;     // the timeout when not learned
   double quantile;    // learned: which quantile of latency
   double multiplier;  // learned: timeout = clamp(multiplier × quantile, min, max)
@@ -88,11 +113,48 @@ struct TimeoutSpec {
   Duration max;
 };
 
+// Which outcomes of an attempt may be retried.
+struct RetryOn {
+  bool server_error = false;     // any 5xx response
+  bool gateway_error = false;    // 502, 503, 504
+  bool reset = false;            // connection reset/closed before a full response head
+  bool connect_failure = false;  // connect refused, timed out, no endpoint, pool overflow
+  bool timeout = false;          // the per-attempt timeout expired
+  std::vector<int> statuses;     // explicit HTTP statuses
+  std::vector<int> grpc_codes;   // gRPC status codes (from headers or trailers)
+};
+
+struct RetryConfig {
+  bool enabled = false;
+  uint32_t attempts;  // total attempts including the first
+  RetryOn on;
+  std::vector<std::string> methods;  // retryable methods; empty = idempotent ones only
+  policy::RetryBudgetConfig budget;  // per process; each worker gets min_per_second / workers
+  policy::BackoffConfig backoff;
+  uint64_t buffer_limit;  // request bodies larger than this are never retried
+};
+
+struct HedgeConfig {
+  bool enabled = false;
+  bool shadow = false;  // count the hedges it would send, send none
+  policy::HedgePolicyConfig policy;
+};
+
+struct SheddingConfig {
+  bool enabled = false;
+  bool adaptive = true;         // adaptive limit, or fixed at max_limit
+  std::string priority_header;  // lower-case; empty = every request is normal
+  policy::AdmissionConfig admission;
+};
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
   std::vector<WeightedCluster> clusters;  // one, or weighted
   TimeoutSpec timeout;
+  RetryConfig retry;
+  HedgeConfig hedge;
+  SheddingConfig load_shedding;
 };
 
 struct Config {
@@ -102,6 +164,7 @@ struct Config {
   Duration drain_timeout;
   std::string log_level;
   bool access_log;
+  std::string deadline_header;  // lower-case; remaining milliseconds, in and out
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;

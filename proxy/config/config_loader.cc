@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "proxy/config/config_policies.h"
 #include "proxy/config/yaml_reader.h"
 
 namespace rampart::config {
@@ -19,40 +20,6 @@ std::optional<size_t> Config::clusterIndex(std::string_view name) const {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Each item of a list key as a MapReader; non-map items are reported.
-template <class Fn>
-void forEachMap(ErrorSink& sink, MapReader& parent, const std::string& key, Fn&& fn) {
-  YAML::Node list = parent.get(key);
-  if (!list.IsDefined() || list.IsNull()) return;
-  if (!list.IsSequence()) {
-    sink.error(list.Mark(), "'" + parent.pathOf(key) + "' must be a list");
-    return;
-  }
-  for (const YAML::Node& item : list) {
-    if (!item.IsMap()) {
-      sink.error(item.Mark(), "each '" + parent.pathOf(key) + "' item must be a map");
-      continue;
-    }
-    MapReader reader(sink, item, parent.pathOf(key) + "[]");
-    fn(reader);
-    reader.reportUnknownKeys();
-  }
-}
-
-// A nested map key as a MapReader (an absent key reads as an empty map).
-template <class Fn>
-void withMap(ErrorSink& sink, MapReader& parent, const std::string& key, Fn&& fn) {
-  YAML::Node node = parent.get(key);
-  if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
-    sink.error(node.Mark(), "'" + parent.pathOf(key) + "' must be a map");
-    return;
-  }
-  MapReader reader(sink, node.IsDefined() ? node : YAML::Node(YAML::NodeType::Map),
-                   parent.pathOf(key));
-  fn(reader);
-  reader.reportUnknownKeys();
-}
 
 void checkUnique(ErrorSink& sink, std::set<std::string>& seen, const std::string& name,
                  const YAML::Mark& mark, const char* what) {
@@ -131,6 +98,8 @@ ClusterConfig readCluster(ErrorSink& sink, MapReader& m) {
   c.max_connections_per_endpoint = m.uint("max_connections_per_endpoint");
   c.max_pending_requests = m.uint("max_pending_requests");
   c.upstream_idle_timeout = m.duration("idle_timeout");
+  c.health_check = readHealthCheck(sink, m);
+  c.outlier_detection = readOutlierDetection(sink, m);
   if (c.connect_timeout <= Duration::zero()) {
     sink.error(m.markOf("connect_timeout"), "'clusters[].connect_timeout' must be positive");
   }
@@ -142,7 +111,7 @@ ClusterConfig readCluster(ErrorSink& sink, MapReader& m) {
 }
 
 TimeoutSpec readTimeout(ErrorSink& sink, MapReader& route) {
-  TimeoutSpec t{false, 15s, 0.99, 3.0, 20ms, 15s};
+  TimeoutSpec t{false, false, 15s, 0.99, 3.0, 20ms, 15s};
   YAML::Node n = route.get("timeout");
   if (n.IsScalar() && n.Scalar() == "learned") {
     t.learned = true;
@@ -168,6 +137,7 @@ TimeoutSpec readTimeout(ErrorSink& sink, MapReader& route) {
     t.multiplier = m.number("multiplier");
     t.min = m.duration("min");
     t.max = m.duration("max");
+    t.shadow = m.boolean("shadow");
     m.reportUnknownKeys();
     if (!(t.quantile > 0 && t.quantile < 1)) {
       sink.error(m.markOf("quantile"), "'routes[].timeout.quantile' must be between 0 and 1");
@@ -253,6 +223,9 @@ RouteConfig readRoute(ErrorSink& sink, MapReader& m, const std::vector<ClusterCo
     r.clusters.push_back(w);
   });
   r.timeout = readTimeout(sink, m);
+  r.retry = readRetry(sink, m);
+  r.hedge = readHedge(sink, m);
+  r.load_shedding = readShedding(sink, m);
   return r;
 }
 
@@ -277,6 +250,9 @@ LoadResult load(const YAML::Node& root, ErrorSink& sink) {
     sink.error(top.markOf("log_level"), "'log_level' must be debug, info, warn or error");
   }
   config->access_log = top.boolean("access_log");
+  config->deadline_header = top.string("deadline_header");
+  for (char& c : config->deadline_header)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   withMap(sink, top, "limits", [&](MapReader& m) { config->limits = readLimits(sink, m); });
 
   std::set<std::string> names;

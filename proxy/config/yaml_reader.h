@@ -68,6 +68,40 @@ class MapReader {
   std::set<std::string> read_;
 };
 
+// Each item of a list key as a MapReader; non-map items are reported.
+template <class Fn>
+void forEachMap(ErrorSink& sink, MapReader& parent, const std::string& key, Fn&& fn) {
+  YAML::Node list = parent.get(key);
+  if (!list.IsDefined() || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    sink.error(list.Mark(), "'" + parent.pathOf(key) + "' must be a list");
+    return;
+  }
+  for (const YAML::Node& item : list) {
+    if (!item.IsMap()) {
+      sink.error(item.Mark(), "each '" + parent.pathOf(key) + "' item must be a map");
+      continue;
+    }
+    MapReader reader(sink, item, parent.pathOf(key) + "[]");
+    fn(reader);
+    reader.reportUnknownKeys();
+  }
+}
+
+// A nested map key as a MapReader (an absent key reads as an empty map).
+template <class Fn>
+void withMap(ErrorSink& sink, MapReader& parent, const std::string& key, Fn&& fn) {
+  YAML::Node node = parent.get(key);
+  if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+    sink.error(node.Mark(), "'" + parent.pathOf(key) + "' must be a map");
+    return;
+  }
+  MapReader reader(sink, node.IsDefined() ? node : YAML::Node(YAML::NodeType::Map),
+                   parent.pathOf(key));
+  fn(reader);
+  reader.reportUnknownKeys();
+}
+
 // Scalar conversions used by MapReader and by callers with polymorphic keys.
 std::optional<policy::Duration> readDuration(ErrorSink& sink, const YAML::Node& node,
                                              const std::string& path);

@@ -1,0 +1,17 @@
+#pragma once
+// Readers for the policy blocks of clusters and routes (health_check,
+// outlier_detection, retry, hedge, load_shedding). Each returns a disabled
+// config when its key is absent.
+
+#include "proxy/config/config.h"
+#include "proxy/config/yaml_reader.h"
+
+namespace rampart::config {
+
+HealthCheckConfig readHealthCheck(ErrorSink& sink, MapReader& cluster);
+OutlierDetectionConfig readOutlierDetection(ErrorSink& sink, MapReader& cluster);
+RetryConfig readRetry(ErrorSink& sink, MapReader& route);
+HedgeConfig readHedge(ErrorSink& sink, MapReader& route);
+SheddingConfig readShedding(ErrorSink& sink, MapReader& route);
+
+}  // namespace rampart::config
