@@ -484,6 +484,30 @@ TEST(Http1Malformed, InvalidMethodAndRequestLine) {
   expectMalformedRequest(std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27));
 }
 
+TEST(Http1Malformed, OnlyHttp1VersionsAreAccepted) {
+  // llhttp reads a request line without a version as HTTP/0.9, and takes 2.0;
+  // forwarded as HTTP/1.1 either would change meaning.
+  expectMalformedRequest("GET /x\r\n\r\n");
+  expectMalformedRequest("PRI  *HTTP/2.0\r\n\r\n");
+  expectMalformedRequest("GET / HTTP/2.0\r\n\r\n");
+  expectMalformedRequest("GET / HTTP/0.9\r\n\r\n");
+  Parsed p(Mode::Request, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(p.messages().size(), 2u);
+}
+
+TEST(Http1Malformed, BytesAfterAClosingRequestAreRejected) {
+  // After "Connection: close" (or HTTP/1.0 without keep-alive) the next request
+  // must not be served from the same connection.
+  for (const char* first :
+       {"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"}) {
+    Parsed p(Mode::Request, std::string(first) + "GET /next HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(p.messages().size(), 1u) << first;
+    EXPECT_FALSE(p.messages()[0].request.keep_alive);
+    EXPECT_EQ(p.status, Status::Error) << first;
+    EXPECT_EQ(p.parser.error(), Http1Error::Malformed) << first;
+  }
+}
+
 TEST(Http1Malformed, BareCarriageReturn) {
   expectMalformedRequest("GET / HTTP/1.1\r\nHost: x\rX-Smuggled: y\r\n\r\n");
   expectMalformedRequest(
@@ -672,6 +696,22 @@ TEST(Http1Response, ChunkedResponse) {
     EXPECT_EQ(p.messages()[1].response.status, 500);
     EXPECT_EQ(p.messages()[1].response.reason, "Internal Server Error");
     EXPECT_FALSE(p.messages()[1].response.keep_alive);
+  }
+}
+
+TEST(Http1Response, StatusOutsideHundredToFiveNinetyNineIsMalformed) {
+  for (const char* status : {"000", "099", "600", "999"}) {
+    Parsed p(Mode::Response, std::string("HTTP/1.1 ") + status + " X\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(p.status, Status::Error) << status;
+    EXPECT_EQ(p.parser.error(), Http1Error::Malformed) << status;
+    EXPECT_TRUE(p.messages().empty()) << status;
+  }
+  for (int status : {100, 599}) {
+    Parsed p(Mode::Response,
+             "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(p.parser.error(), Http1Error::None) << status;
+    ASSERT_EQ(p.messages().size(), 1u);
+    EXPECT_EQ(p.messages()[0].response.status, status);
   }
 }
 
