@@ -245,6 +245,108 @@ TEST(ConfigLoader, ExplicitValuesAreRead) {
   EXPECT_EQ(r.timeout.min, r.timeout.max);
 }
 
+TEST(ConfigLoader, PoliciesAreOffUnlessWritten) {
+  const ConfigPtr c = loadOk(minimal());
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->clusters[0].health_check.enabled);
+  EXPECT_FALSE(c->clusters[0].outlier_detection.enabled);
+  EXPECT_FALSE(c->routes[0].retry.enabled);
+  EXPECT_FALSE(c->routes[0].hedge.enabled);
+  EXPECT_FALSE(c->routes[0].load_shedding.enabled);
+  EXPECT_EQ(c->deadline_header, findSchemaKey("deadline_header")->default_value);
+}
+
+TEST(ConfigLoader, EmptyPolicyMapsTurnPoliciesOnWithTheirDefaults) {
+  const ConfigPtr c = loadOk(std::string(kListeners) + kClusters +
+                             "    outlier_detection: {}\n"
+                             "    health_check: {path: /ready}\n" +
+                             kRoutes +
+                             "    retry: {}\n"
+                             "    hedge: {}\n"
+                             "    load_shedding: {}\n");
+  ASSERT_TRUE(c);
+  const HealthCheckConfig& hc = c->clusters[0].health_check;
+  EXPECT_TRUE(hc.enabled);
+  EXPECT_EQ(hc.path, "/ready");
+  EXPECT_EQ(hc.interval, schemaDuration("clusters[].health_check.interval"));
+  EXPECT_EQ(hc.timeout, schemaDuration("clusters[].health_check.timeout"));
+  EXPECT_EQ(hc.healthy_threshold, schemaNumber("clusters[].health_check.healthy_threshold"));
+  EXPECT_EQ(hc.unhealthy_threshold, schemaNumber("clusters[].health_check.unhealthy_threshold"));
+
+  const OutlierDetectionConfig& od = c->clusters[0].outlier_detection;
+  EXPECT_TRUE(od.enabled);
+  EXPECT_FALSE(od.shadow);
+  EXPECT_EQ(od.policy.consecutive_failures,
+            schemaNumber("clusters[].outlier_detection.consecutive_failures"));
+  EXPECT_EQ(od.policy.base_ejection, schemaDuration("clusters[].outlier_detection.base_ejection"));
+  EXPECT_EQ(od.policy.max_ejection, schemaDuration("clusters[].outlier_detection.max_ejection"));
+  EXPECT_EQ(od.policy.max_ejection_percent,
+            schemaNumber("clusters[].outlier_detection.max_ejection_percent"));
+
+  const RetryConfig& r = c->routes[0].retry;
+  EXPECT_TRUE(r.enabled);
+  EXPECT_EQ(r.attempts, schemaNumber("routes[].retry.attempts"));
+  // Default conditions: [5xx, reset, connect_failure, timeout].
+  EXPECT_TRUE(r.on.server_error);
+  EXPECT_FALSE(r.on.gateway_error);
+  EXPECT_TRUE(r.on.reset);
+  EXPECT_TRUE(r.on.connect_failure);
+  EXPECT_TRUE(r.on.timeout);
+  EXPECT_TRUE(r.methods.empty());  // idempotent methods only
+  EXPECT_EQ(r.buffer_limit, schemaNumber("routes[].retry.buffer_limit"));
+  EXPECT_DOUBLE_EQ(r.budget.ratio, 0.2);
+  EXPECT_DOUBLE_EQ(r.budget.min_per_second, 10);
+  EXPECT_EQ(r.budget.ttl, schemaDuration("routes[].retry.budget.ttl"));
+  EXPECT_EQ(r.backoff.base, schemaDuration("routes[].retry.backoff.base"));
+  EXPECT_EQ(r.backoff.max, schemaDuration("routes[].retry.backoff.max"));
+
+  const HedgeConfig& h = c->routes[0].hedge;
+  EXPECT_TRUE(h.enabled);
+  EXPECT_TRUE(h.policy.learned);
+  EXPECT_DOUBLE_EQ(h.policy.quantile, 0.95);
+  EXPECT_EQ(h.policy.min, schemaDuration("routes[].hedge.min"));
+  EXPECT_EQ(h.policy.max, schemaDuration("routes[].hedge.max"));
+  EXPECT_EQ(h.policy.max_extra, 1);
+
+  const SheddingConfig& sh = c->routes[0].load_shedding;
+  EXPECT_TRUE(sh.enabled);
+  EXPECT_TRUE(sh.adaptive);
+  EXPECT_EQ(sh.admission.limit.min_limit, schemaNumber("routes[].load_shedding.min_limit"));
+  EXPECT_EQ(sh.admission.limit.max_limit, schemaNumber("routes[].load_shedding.max_limit"));
+  EXPECT_EQ(sh.admission.limit.initial_limit, schemaNumber("routes[].load_shedding.initial_limit"));
+  EXPECT_EQ(sh.admission.max_queue_wait, schemaDuration("routes[].load_shedding.max_queue_wait"));
+  EXPECT_EQ(sh.priority_header, "x-priority");
+}
+
+TEST(ConfigLoader, PolicyValuesAreRead) {
+  const ConfigPtr c =
+      loadOk(minimal() +
+             "    retry:\n"
+             "      attempts: 2\n"
+             "      on: [gateway_error, 429, grpc:unavailable]\n"
+             "      methods: [POST]\n"
+             "    hedge: {after: 30ms, max_extra: 2}\n"
+             "    load_shedding: {mode: fixed, max_limit: 16, priority_header: X-Prio}\n");
+  ASSERT_TRUE(c);
+  const RetryConfig& r = c->routes[0].retry;
+  EXPECT_EQ(r.attempts, 2u);
+  EXPECT_FALSE(r.on.server_error);
+  EXPECT_TRUE(r.on.gateway_error);
+  EXPECT_EQ(r.on.statuses, std::vector<int>{429});
+  EXPECT_EQ(r.on.grpc_codes, std::vector<int>{14});
+  EXPECT_EQ(r.methods, std::vector<std::string>{"POST"});
+  const HedgeConfig& h = c->routes[0].hedge;
+  EXPECT_FALSE(h.policy.learned);
+  EXPECT_EQ(h.policy.fixed_after, milliseconds(30));
+  EXPECT_EQ(h.policy.max_extra, 2);
+  const SheddingConfig& sh = c->routes[0].load_shedding;
+  EXPECT_FALSE(sh.adaptive);
+  // A fixed limit is the max limit from the start.
+  EXPECT_EQ(sh.admission.limit.min_limit, 16u);
+  EXPECT_EQ(sh.admission.limit.initial_limit, 16u);
+  EXPECT_EQ(sh.priority_header, "x-prio");
+}
+
 // ---------------------------------------------------------------- unknown keys
 
 TEST(ConfigLoaderErrors, UnknownKeyAtTheTop) {
@@ -480,6 +582,62 @@ TEST(ConfigLoaderErrors, ZeroValuesWherePositiveIsNeeded) {
               "at least one listener is needed");
   expectError(std::string(kListeners) + "clusters:\n  - name: c\n    endpoints: []\n" + kRoutes, 6,
               16, "cluster 'c' has no endpoints");
+}
+
+TEST(ConfigLoaderErrors, BadPolicyValues) {
+  const std::string route = minimal();
+  expectError(route + "    retry: {attempts: 0}\n", 10, 23,
+              "'routes[].retry.attempts' must be 1..10");
+  expectError(route + "    retry: {attempts: 11}\n", 10, 23, "must be 1..10");
+  expectError(route + "    retry: {on: [5xx, sometimes]}\n", 10, 17,
+              "unknown retry condition 'sometimes'");
+  expectError(route + "    retry: {on: [200]}\n", 10, 17, "unknown retry condition '200'");
+  expectError(route + "    retry: {on: [grpc:bogus]}\n", 10, 17,
+              "unknown retry condition 'grpc:bogus'");
+  expectError(route + "    retry: {backoff: {base: 100ms, max: 10ms}}\n", 10, 41,
+              "'routes[].retry.backoff.max' must be at least base");
+  expectError(route + "    retry: {budget: {ttl: 0s}}\n", 10, 27,
+              "'routes[].retry.budget.ttl' must be positive");
+  expectError(route + "    retry: {budget: {ratio: 11}}\n", 10, 29,
+              "'routes[].retry.budget.ratio' must be between");
+  expectError(route + "    hedge: {after: 0ms}\n", 10, 20,
+              "'routes[].hedge.after' must be positive");
+  expectError(route + "    hedge: {after: soon}\n", 10, 20,
+              "'routes[].hedge.after': invalid duration 'soon'");
+  expectError(route + "    hedge: {quantile: 0.3}\n", 10, 23,
+              "'routes[].hedge.quantile' must be between");
+  expectError(route + "    hedge: {max_extra: 4}\n", 10, 24,
+              "'routes[].hedge.max_extra' must be 1..3");
+  expectError(route + "    hedge: {min: 2s, max: 1s}\n", 10, 18,
+              "'routes[].hedge' needs 0 < min <= max");
+  expectError(route + "    load_shedding: {mode: smart}\n", 10, 27,
+              "'routes[].load_shedding.mode' must be adaptive or fixed");
+  expectError(route + "    load_shedding: {min_limit: 10, max_limit: 5}\n", 10, 32,
+              "'routes[].load_shedding' needs 1 <= min_limit <= max_limit");
+  expectError(route + "    load_shedding: {max_queue_wait: 0s}\n", 10, 37,
+              "'routes[].load_shedding.max_queue_wait' must be positive");
+  expectError(route + "    retry: [3]\n", 10, 12, "'routes[].retry' must be a map");
+  expectError(route + "    retry: {attemps: 3}\n", 10, 13, "unknown key 'routes[].retry.attemps'");
+}
+
+TEST(ConfigLoaderErrors, BadClusterPolicyValues) {
+  const std::string head = std::string(kListeners) + kClusters;
+  expectError(head + "    health_check: {interval: 1s}\n" + kRoutes, 7, 19,
+              "missing required key 'clusters[].health_check.path'");
+  expectError(head + "    health_check: {path: ready}\n" + kRoutes, 7, 26,
+              "'clusters[].health_check.path' must start with '/'");
+  expectError(head + "    health_check: {path: /r, healthy_threshold: 0}\n" + kRoutes, 7, 19,
+              "health_check thresholds must be at least 1");
+  expectError(head + "    health_check: {path: /r, timeout: 0s}\n" + kRoutes, 7, 39,
+              "'clusters[].health_check.timeout' must be positive");
+  expectError(head + "    outlier_detection: {max_ejection_percent: 101}\n" + kRoutes, 7, 47,
+              "'max_ejection_percent' must be 0..100");
+  expectError(head + "    outlier_detection: {latency_factor: 0.5}\n" + kRoutes, 7, 41,
+              "'latency_factor' must be at least 1");
+  expectError(head + "    outlier_detection: {base_ejection: 30s, max_ejection: 10s}\n" + kRoutes,
+              7, 59, "'max_ejection' must be at least 'base_ejection'");
+  expectError(head + "    outlier_detection: {shadow: maybe}\n" + kRoutes, 7, 33,
+              "'clusters[].outlier_detection.shadow' must be true or false");
 }
 
 // ---------------------------------------------------------------- syntax and required keys
