@@ -48,6 +48,43 @@ void appendForwardedFor(HeaderMap& headers, std::string_view client) {
   headers.set("x-forwarded-for", value);
 }
 
+std::optional<std::chrono::nanoseconds> parseGrpcTimeout(std::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  int64_t amount = 0;
+  for (char c : value.substr(0, value.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    amount = amount * 10 + (c - '0');
+  }
+  using namespace std::chrono;
+  switch (value.back()) {
+    case 'H':
+      return duration_cast<nanoseconds>(hours(amount));
+    case 'M':
+      return duration_cast<nanoseconds>(minutes(amount));
+    case 'S':
+      return duration_cast<nanoseconds>(seconds(amount));
+    case 'm':
+      return duration_cast<nanoseconds>(milliseconds(amount));
+    case 'u':
+      return duration_cast<nanoseconds>(microseconds(amount));
+    case 'n':
+      return nanoseconds(amount);
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string formatGrpcTimeout(std::chrono::nanoseconds timeout) {
+  using namespace std::chrono;
+  const int64_t ns = std::max<int64_t>(timeout.count(), 0);
+  constexpr int64_t kMax = 99999999;
+  if (ns <= kMax) return std::to_string(ns) + "n";
+  if (ns / 1000 <= kMax) return std::to_string(ns / 1000) + "u";
+  if (ns / 1000000 <= kMax) return std::to_string(ns / 1000000) + "m";
+  if (ns / 1000000000 <= kMax) return std::to_string(ns / 1000000000) + "S";
+  return std::to_string(std::min<int64_t>(ns / 60000000000, kMax)) + "M";
+}
+
 std::string formatUuidV4(uint64_t high, uint64_t low) {
   high = (high & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull;  // version 4
   low = (low & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull;    // RFC 4122 variant

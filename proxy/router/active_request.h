@@ -1,22 +1,29 @@
 #pragma once
-// One request in flight: matches its route, sends it to an upstream endpoint,
-// enforces the route timeout, and relays the response back with backpressure
-// both ways. The downstream codec owns it and feeds it the request; it answers
-// through a DownstreamEncoder. Exactly one response is produced per request.
+// One request in flight. It runs the route's filter chain, then acts as the
+// router: sends attempts to endpoints picked by the cluster's balancer, retries
+// failures inside the retry budget with backoff (never past the deadline,
+// never to the same endpoint while another exists), hedges slow attempts
+// inside the hedge budget, commits the first good response and cancels the
+// rest, and relays that response with backpressure both ways. The downstream
+// codec owns it and answers through a DownstreamEncoder. Exactly one response
+// is produced per request.
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "filters/filter.h"
+#include "policy/balancer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/router/downstream_encoder.h"
+#include "proxy/router/upstream_attempt.h"
 #include "proxy/server/worker_context.h"
-#include "proxy/upstream/upstream_stream.h"
 
 namespace rampart::router {
 
-class ActiveRequest final : public upstream::UpstreamResponseHandler,
-                            public upstream::PoolCallbacks,
+class ActiveRequest final : public AttemptOwner,
+                            public filters::FilterCallbacks,
                             public event::Deletable {
  public:
   ActiveRequest(server::WorkerContext& context, DownstreamEncoder& encoder, size_t listener);
@@ -32,31 +39,55 @@ class ActiveRequest final : public upstream::UpstreamResponseHandler,
   void onDownstreamReset();
   // The client reads slower than the upstream sends (true) / caught up (false).
   void onDownstreamWriteBlocked(bool blocked);
-  // Answers with a locally generated error, when no response was started yet.
-  void sendLocalReply(int status, std::string_view code, std::string_view message);
   // True once the last byte of the response was handed to the encoder.
   bool responseComplete() const { return response_complete_; }
   bool responseStarted() const { return response_started_; }
   int responseStatus() const { return response_status_; }
 
-  // UpstreamResponseHandler
-  void onUpstreamHeaders(http::ResponseHead& head, bool end_stream) override;
-  void onUpstreamData(event::Buffer& data, bool end_stream) override;
-  void onUpstreamTrailers(http::HeaderMap& trailers) override;
-  void onUpstreamFailure(upstream::UpstreamFailure failure) override;
-  void onUpstreamWriteBlocked(bool blocked) override;
+  // FilterCallbacks
+  void continueDecoding() override;
+  void sendLocalReply(int status, std::string_view code, std::string_view message,
+                      std::vector<std::pair<std::string, std::string>> headers = {}) override;
+  policy::TimePoint deadline() const override { return deadline_; }
+  void annotate(std::string_view key, std::string value) override;
 
-  // PoolCallbacks
-  void onPoolReady(upstream::UpstreamStream& stream) override;
-  void onPoolFailure(upstream::UpstreamFailure failure) override;
+  // AttemptOwner
+  void onAttemptHeaders(UpstreamAttempt& attempt, http::ResponseHead& head,
+                        bool end_stream) override;
+  void onAttemptData(UpstreamAttempt& attempt, event::Buffer& data, bool end_stream) override;
+  void onAttemptTrailers(UpstreamAttempt& attempt, http::HeaderMap& trailers) override;
+  void onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure failure) override;
+  void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) override;
 
  private:
-  void startUpstream();
-  void onRouteTimeout();
-  void releaseUpstream(bool reset);
-  // Pauses the client while the body buffer is full or the upstream is not reading.
+  // Why an attempt is considered failed, for the retry conditions.
+  struct FailureCause {
+    int status = 0;        // an HTTP status, or 0
+    int grpc_status = -1;  // a grpc-status, or -1
+    bool reset = false;
+    bool connect_failure = false;
+    bool timeout = false;
+  };
+
+  void runFilters();
+  void startRouting();
+  bool startAttempt(bool hedge);
+  void feedAttempt(UpstreamAttempt& attempt, bool first);
+  void onRequestComplete();
+  void commit(UpstreamAttempt& attempt);
+  void dropAttempt(UpstreamAttempt& attempt);
+  void cancelAttempts(UpstreamAttempt* keep);
+  size_t activeAttempts() const;
+  bool retryableMethod() const;
+  bool matchesRetryOn(const FailureCause& cause) const;
+  bool mayRetry(const FailureCause& cause);
+  void scheduleRetry();
+  void onHedgeTimer();
+  void onDeadline();
+  void failWith(const FailureCause& cause, upstream::UpstreamFailure failure);
+  void computeDeadline();
+  void setUpstreamDeadline();
   void updateDownstreamRead();
-  // Records metrics and the access log once the response is complete.
   void finish();
   stats::RouteStats& routeStats();
   stats::StatusClassCounters& responseCounters();
@@ -65,25 +96,44 @@ class ActiveRequest final : public upstream::UpstreamResponseHandler,
   DownstreamEncoder& encoder_;
   size_t listener_;
   http::RequestHead head_;
+  std::string request_id_;
   std::optional<size_t> route_;
+  RouteRuntime* runtime_ = nullptr;
   std::optional<size_t> route_cluster_;  // index into the route's cluster list
   upstream::UpstreamCluster* cluster_ = nullptr;
-  std::optional<size_t> endpoint_;
-  std::string request_id_;
+  std::vector<std::unique_ptr<filters::StreamFilter>> filters_;
+  size_t next_filter_ = 0;
 
-  upstream::UpstreamStream* upstream_ = nullptr;
-  uint64_t pool_ticket_ = 0;
-  event::Buffer pending_body_;  // request body received before the upstream was ready
+  std::vector<std::unique_ptr<UpstreamAttempt>> attempts_;  // live attempts
+  UpstreamAttempt* committed_ = nullptr;
+  policy::TriedSet tried_;
+  uint32_t attempts_started_ = 0;
+  uint32_t retries_ = 0;
+  uint32_t hedges_ = 0;
+  bool hedge_won_ = false;
+  std::string winner_endpoint_;
+
+  event::Buffer held_body_;  // body received while the filter chain holds the request
+  event::Buffer retained_;   // copy of the body kept for retries and hedges
+  bool retaining_ = false;
+  bool routing_started_ = false;
+  bool expect_continue_ = false;
   bool request_complete_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
-  bool pending_blocked_ = false;
-  bool upstream_write_blocked_ = false;
+  bool held_blocked_ = false;
+  bool attempt_write_blocked_ = false;
+  bool upstream_timed_out_ = false;
+  bool local_reply_ = false;
   int response_status_ = 0;
-  std::string failure_reason_;  // why a local reply was sent, for logs
+  std::string failure_reason_;
+  std::vector<std::pair<std::string, std::string>> annotations_;
   event::TimePoint start_;
-  event::TimePoint upstream_start_;
-  event::Timer route_timer_;
+  event::TimePoint deadline_ = event::TimePoint::max();
+  event::Timer deadline_timer_;
+  event::Timer hedge_timer_;
+  event::Timer retry_timer_;
+  event::Timer continue_timer_;
 };
 
 }  // namespace rampart::router

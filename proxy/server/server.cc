@@ -11,11 +11,15 @@ namespace rampart::server {
 Server::Server(config::ConfigPtr config) : config_(std::move(config)) {
   std::vector<size_t> clusters_per_route;
   for (const auto& route : config_->routes) clusters_per_route.push_back(route.clusters.size());
+  std::vector<size_t> endpoints_per_cluster;
+  for (const auto& cluster : config_->clusters)
+    endpoints_per_cluster.push_back(cluster.endpoints.size());
   for (uint32_t i = 0; i < config_->workers; ++i) {
     stats_.push_back(std::make_unique<stats::WorkerStats>(
-        config_->listeners.size(), config_->clusters.size(), clusters_per_route));
+        config_->listeners.size(), endpoints_per_cluster, clusters_per_route));
   }
   connection_counts_ = std::make_unique<ListenerConnectionCounts>(config_->listeners.size());
+  health_ = std::make_unique<upstream::HealthState>(*config_);
 }
 
 Server::~Server() {
@@ -66,9 +70,11 @@ int Server::run() {
   log::info("admin listening", {{"address", admin_->address().toString()}});
 
   for (uint32_t i = 0; i < config_->workers; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(i, config_, std::move(fds[i]), *stats_[i], *connection_counts_));
+    workers_.push_back(std::make_unique<Worker>(i, config_, std::move(fds[i]), *stats_[i],
+                                                *connection_counts_, health_.get()));
   }
+  health_checker_ = std::make_unique<upstream::HealthChecker>(dispatcher_, config_, *health_);
+  health_checker_->start();
   workers_running_ = workers_.size();
   for (auto& worker : workers_) {
     worker->start([this] { dispatcher_.post([this] { onWorkerExited(); }); });

@@ -10,6 +10,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/signal.h"
 #include "proxy/server/worker.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace rampart::server {
 
@@ -30,6 +31,8 @@ class Server {
   std::vector<std::unique_ptr<stats::WorkerStats>> stats_;
   std::unique_ptr<ListenerConnectionCounts> connection_counts_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<upstream::HealthState> health_;
+  std::unique_ptr<upstream::HealthChecker> health_checker_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<event::SignalEvent>> signals_;
   std::unique_ptr<event::Timer> drain_timer_;

@@ -10,12 +10,14 @@
 namespace rampart::server {
 
 Worker::Worker(uint32_t index, config::ConfigPtr config, std::vector<int> listen_fds,
-               stats::WorkerStats& stats, ListenerConnectionCounts& counts)
+               stats::WorkerStats& stats, ListenerConnectionCounts& counts,
+               const upstream::HealthState* health)
     : index_(index),
       config_(std::move(config)),
       listen_fds_(std::move(listen_fds)),
       stats_(stats),
-      counts_(counts) {}
+      counts_(counts),
+      health_(health) {}
 
 Worker::~Worker() {
   join();
@@ -34,7 +36,7 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  context_ = std::make_unique<WorkerContext>(dispatcher_, config_, stats_, index_);
+  context_ = std::make_unique<WorkerContext>(dispatcher_, config_, stats_, index_, health_);
   for (size_t i = 0; i < listen_fds_.size(); ++i) {
     const int fd = std::exchange(listen_fds_[i], -1);
     listeners_.push_back(std::make_unique<event::Listener>(

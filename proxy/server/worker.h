@@ -26,7 +26,8 @@ class Worker final : public downstream::ConnectionOwner {
  public:
   // `listen_fds[i]` is this worker's socket for config->listeners[i]; ownership moves in.
   Worker(uint32_t index, config::ConfigPtr config, std::vector<int> listen_fds,
-         stats::WorkerStats& stats, ListenerConnectionCounts& counts);
+         stats::WorkerStats& stats, ListenerConnectionCounts& counts,
+         const upstream::HealthState* health);
   ~Worker() override;
 
   // Starts the thread; `on_exit` runs on the worker thread after its loop ends.
@@ -51,6 +52,7 @@ class Worker final : public downstream::ConnectionOwner {
   std::vector<int> listen_fds_;
   stats::WorkerStats& stats_;
   ListenerConnectionCounts& counts_;
+  const upstream::HealthState* health_;
   event::Dispatcher dispatcher_;
   std::thread thread_;
   std::function<void()> on_exit_;

@@ -1,6 +1,7 @@
 #pragma once
 // What a worker's requests need: its loop, its config generation, its
-// clusters and stats. One per worker thread; nothing here is shared.
+// clusters, route policy state and stats. One per worker thread; nothing here
+// is shared with other workers except the health flags (relaxed atomics).
 
 #include <memory>
 #include <vector>
@@ -8,14 +9,17 @@
 #include "policy/random.h"
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/router/route_runtime.h"
 #include "proxy/router/route_table.h"
 #include "proxy/stats/stats.h"
 #include "proxy/upstream/cluster.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace rampart::server {
 
 struct WorkerContext {
-  WorkerContext(event::Dispatcher& d, config::ConfigPtr c, stats::WorkerStats& s, uint32_t index)
+  WorkerContext(event::Dispatcher& d, config::ConfigPtr c, stats::WorkerStats& s, uint32_t index,
+                const upstream::HealthState* health)
       : dispatcher(d),
         config(c),
         routes(c),
@@ -24,7 +28,11 @@ struct WorkerContext {
         worker_index(index) {
     for (size_t i = 0; i < config->clusters.size(); ++i) {
       clusters.push_back(std::make_unique<upstream::UpstreamCluster>(
-          dispatcher, config->clusters[i], stats.clusters[i]));
+          dispatcher, config->clusters[i], i, stats.clusters[i], health));
+    }
+    for (size_t i = 0; i < config->routes.size(); ++i) {
+      route_runtimes.push_back(std::make_unique<router::RouteRuntime>(
+          dispatcher, config->routes[i], stats.routes[i], config->workers));
     }
   }
 
@@ -33,6 +41,7 @@ struct WorkerContext {
   router::RouteTable routes;
   stats::WorkerStats& stats;
   std::vector<std::unique_ptr<upstream::UpstreamCluster>> clusters;
+  std::vector<std::unique_ptr<router::RouteRuntime>> route_runtimes;
   policy::Rng rng;
   uint32_t worker_index;
   bool draining = false;  // set on SIGTERM: finish in-flight work, close keep-alive connections

@@ -12,9 +12,10 @@ void Histogram::observe(policy::Duration d) {
   sum_us_.inc(static_cast<uint64_t>(std::max<int64_t>(0, d.count() / 1000)));
 }
 
-WorkerStats::WorkerStats(size_t listener_count, size_t cluster_count,
+WorkerStats::WorkerStats(size_t listener_count, const std::vector<size_t>& endpoints_per_cluster,
                          const std::vector<size_t>& clusters_per_route)
-    : listeners(listener_count), clusters(cluster_count) {
+    : listeners(listener_count) {
+  for (size_t n : endpoints_per_cluster) clusters.emplace_back(n);
   for (size_t n : clusters_per_route) routes.emplace_back(n);
   routes.emplace_back(0);  // no route matched
 }

@@ -72,16 +72,53 @@ class Histogram {
 #define RAMPART_LISTENER_GAUGES(X) X(downstream_connections_active, "Open downstream connections")
 
 // Cluster metrics (upstream side).
-#define RAMPART_CLUSTER_COUNTERS(X)                                                      \
-  X(upstream_requests_total, "Requests sent to upstream endpoints (attempts)")           \
-  X(upstream_connections_total, "Upstream connections opened")                           \
-  X(upstream_connect_failures_total, "Upstream connects that failed or timed out")       \
-  X(upstream_resets_total, "Upstream connections reset before the response ended")       \
-  X(upstream_timeouts_total, "Requests that hit the route timeout (504)")                \
-  X(upstream_pending_overflow_total, "Requests refused because the pool queue was full") \
-  X(upstream_bytes_sent_total, "Bytes sent to upstream endpoints")                       \
+#define RAMPART_CLUSTER_COUNTERS(X)                                                               \
+  X(upstream_requests_total, "Requests sent to upstream endpoints (attempts)")                    \
+  X(upstream_connections_total, "Upstream connections opened")                                    \
+  X(upstream_connect_failures_total, "Upstream connects that failed or timed out")                \
+  X(upstream_resets_total, "Upstream connections reset before the response ended")                \
+  X(upstream_timeouts_total, "Attempts that timed out, and requests that reached their deadline") \
+  X(upstream_pending_overflow_total, "Requests refused because the pool queue was full")          \
+  X(upstream_bytes_sent_total, "Bytes sent to upstream endpoints")                                \
   X(upstream_bytes_received_total, "Bytes received from upstream endpoints")
 #define RAMPART_CLUSTER_GAUGES(X) X(upstream_connections_active, "Open upstream connections")
+
+// Per-endpoint metrics (labels: cluster, endpoint).
+#define RAMPART_ENDPOINT_COUNTERS(X)                                                        \
+  X(endpoint_requests_total, "Attempts sent to the endpoint")                               \
+  X(endpoint_failures_total, "Attempts that failed: 5xx, reset, connect failure, timeout")  \
+  X(outlier_ejections_consecutive_total, "Ejections for consecutive failures")              \
+  X(outlier_ejections_success_rate_total, "Ejections for a low success rate")               \
+  X(outlier_ejections_latency_total, "Ejections for latency far above the other endpoints") \
+  X(outlier_ejections_probation_total, "Re-ejections for a failure while on probation")
+#define RAMPART_ENDPOINT_GAUGES(X)                                                               \
+  X(endpoint_ejected, "1 while the endpoint is ejected by outlier detection (shadow: would be)") \
+  X(endpoint_outstanding, "Attempts in flight to the endpoint")                                  \
+  X(endpoint_peak_ewma_microseconds, "Peak-EWMA latency estimate used by p2c_ewma")
+
+// Per-route policy decisions (labels: route).
+#define RAMPART_ROUTE_COUNTERS(X)                                                           \
+  X(retries_total, "Retries sent")                                                          \
+  X(retries_budget_exhausted_total, "Retries refused by the retry budget")                  \
+  X(retries_attempts_exhausted_total, "Failures left unretried: every attempt was used")    \
+  X(retries_deadline_exceeded_total, "Retries not sent because the deadline was too close") \
+  X(attempt_timeouts_total, "Attempts that hit the per-attempt timeout")                    \
+  X(hedges_total, "Hedged (backup) attempts sent")                                          \
+  X(hedges_won_total, "Requests answered by a hedged attempt")                              \
+  X(hedges_budget_exhausted_total, "Hedges refused by the hedge budget")                    \
+  X(hedges_shadow_total, "Hedges a shadow policy would have sent")                          \
+  X(deadline_exceeded_total, "Requests answered 504 when their deadline passed")            \
+  X(shed_total, "Requests refused by load shedding (503)")                                  \
+  X(shed_shadow_total, "Requests a shadow load shedder would have refused")                 \
+  X(shed_critical_total, "Critical-priority requests refused by load shedding")             \
+  X(shed_sheddable_total, "Sheddable-priority requests refused by load shedding")           \
+  X(admission_queued_total, "Requests that waited in the admission queue")
+#define RAMPART_ROUTE_GAUGES(X)                                                  \
+  X(timeout_microseconds, "The per-attempt timeout in force (learned or fixed)") \
+  X(hedge_delay_microseconds, "The hedge delay in force (learned or fixed)")     \
+  X(concurrency_limit, "The admission concurrency limit (load shedding)")        \
+  X(admission_inflight, "Requests holding an admission permit")                  \
+  X(admission_queue_length, "Requests waiting for admission")
 
 #define RAMPART_DECLARE_COUNTER(name, help) Counter name;
 #define RAMPART_DECLARE_GAUGE(name, help) Gauge name;
@@ -91,10 +128,17 @@ struct ListenerStats {
   RAMPART_LISTENER_GAUGES(RAMPART_DECLARE_GAUGE)
 };
 
+struct EndpointStats {
+  RAMPART_ENDPOINT_COUNTERS(RAMPART_DECLARE_COUNTER)
+  RAMPART_ENDPOINT_GAUGES(RAMPART_DECLARE_GAUGE)
+};
+
 struct ClusterStats {
+  explicit ClusterStats(size_t endpoint_count = 0) : endpoints(endpoint_count) {}
   RAMPART_CLUSTER_COUNTERS(RAMPART_DECLARE_COUNTER)
   RAMPART_CLUSTER_GAUGES(RAMPART_DECLARE_GAUGE)
   Histogram upstream_request_duration;  // first byte sent → last byte received
+  std::vector<EndpointStats> endpoints;
 };
 
 // Responses by status class: index 1..5 for 1xx..5xx; 0 when no response was sent.
@@ -105,6 +149,8 @@ struct StatusClassCounters {
 
 struct RouteStats {
   explicit RouteStats(size_t clusters) : responses(clusters + 1) {}
+  RAMPART_ROUTE_COUNTERS(RAMPART_DECLARE_COUNTER)
+  RAMPART_ROUTE_GAUGES(RAMPART_DECLARE_GAUGE)
   // One entry per route cluster, plus a last one for answers given before a cluster was chosen.
   std::vector<StatusClassCounters> responses;
   Histogram request_duration;  // request head received → response finished
@@ -113,9 +159,10 @@ struct RouteStats {
 // All metrics of one worker for one config generation. Layout mirrors the config:
 // listeners, clusters and routes by index, plus a final route for "no route matched".
 struct WorkerStats {
-  WorkerStats(size_t listeners, size_t clusters, const std::vector<size_t>& clusters_per_route);
+  WorkerStats(size_t listeners, const std::vector<size_t>& endpoints_per_cluster,
+              const std::vector<size_t>& clusters_per_route);
   std::vector<ListenerStats> listeners;
-  std::vector<ClusterStats> clusters;
+  std::deque<ClusterStats> clusters;
   std::deque<RouteStats> routes;  // deque: stats never move once created
 };
 

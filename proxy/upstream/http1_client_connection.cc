@@ -1,5 +1,6 @@
 #include "proxy/upstream/http1_client_connection.h"
 
+#include "proxy/common/log.h"
 #include "proxy/upstream/http1_pool.h"
 
 namespace rampart::upstream {
@@ -146,7 +147,9 @@ void Http1ClientConnection::onConnected() {
 
 void Http1ClientConnection::onRead() {
   event::Buffer& input = socket_->input();
-  stats_.upstream_bytes_received_total.inc(input.length());
+  // Count only what arrived since the last read (unparsed bytes stay in the buffer).
+  if (input.length() > input_seen_)
+    stats_.upstream_bytes_received_total.inc(input.length() - input_seen_);
   if (state_ != State::Busy) {
     // An idle upstream must not talk; whatever it sent cannot belong to a request.
     close();
@@ -164,7 +167,10 @@ void Http1ClientConnection::onRead() {
     });
     if (state_ != State::Busy) return;  // the handler reset us from a callback
     input.drain(consumed);
+    input_seen_ = input.length();
     if (status == http::Http1Parser::Status::Error) {
+      log::warn("malformed upstream response",
+                {{"endpoint", socket_->peer().toString()}, {"reason", parser_.errorReason()}});
       fail(response_head_sent_ ? UpstreamFailure::ResetDuringResponse
                                : UpstreamFailure::ProtocolError);
       return;

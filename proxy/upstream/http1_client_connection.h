@@ -83,6 +83,7 @@ class Http1ClientConnection final : public UpstreamStream,
   bool response_complete_ = false;
   bool write_blocked_ = false;
   uint64_t requests_sent_ = 0;
+  size_t input_seen_ = 0;     // input bytes already counted in the byte metric
   event::Buffer body_chunk_;  // reused for handing body pieces to the handler
   std::string scratch_;       // reused for serializing heads
 };

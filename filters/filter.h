@@ -1,0 +1,66 @@
+#pragma once
+// The per-route filter chain, in Envoy's shape at a fraction of its size:
+// each request gets one instance of every filter on its route; decodeHeaders()
+// runs in order and a filter may stop the chain (to wait, or because it
+// answered) and later resume it; onComplete() tells every filter how the
+// request ended, so permits and samples are released exactly once.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "policy/time.h"
+#include "proxy/http/message.h"
+
+namespace rampart::filters {
+
+// What a filter wants after seeing the request head.
+enum class FilterStatus {
+  Continue,       // run the next filter, then route upstream
+  StopIteration,  // hold the request; the filter will call continueDecoding() or answer
+};
+
+// How the request ended, for every filter.
+struct RequestOutcome {
+  int status = 0;                 // the status sent downstream (0: none, the client left)
+  bool local_reply = false;       // Rampart answered (shed, no route, 5xx for an upstream failure)
+  bool upstream_timeout = false;  // an attempt or the deadline expired
+  policy::Duration duration{};    // head received → response complete
+};
+
+// What a filter may ask of the request that runs it.
+class FilterCallbacks {
+ public:
+  virtual ~FilterCallbacks() = default;
+  // Resumes the chain after StopIteration (safe to call from any callback; runs later).
+  virtual void continueDecoding() = 0;
+  // Answers the request locally and ends the chain; extra headers are added to the response.
+  virtual void sendLocalReply(int status, std::string_view code, std::string_view message,
+                              std::vector<std::pair<std::string, std::string>> headers = {}) = 0;
+  // When the caller wants its answer by (TimePoint::max() when unbounded).
+  virtual policy::TimePoint deadline() const = 0;
+  // Adds a field to the request's access log line ("shed_reason": "queue_full").
+  virtual void annotate(std::string_view key, std::string value) = 0;
+};
+
+class StreamFilter {
+ public:
+  virtual ~StreamFilter() = default;
+  // Called once, before decodeHeaders().
+  virtual void setCallbacks(FilterCallbacks& callbacks) = 0;
+  // The request head; end_stream when there is no body.
+  virtual FilterStatus decodeHeaders(http::RequestHead& head, bool end_stream) = 0;
+  // The request is over (answered, failed, or abandoned). Called exactly once.
+  virtual void onComplete(const RequestOutcome& outcome) = 0;
+};
+
+// Makes a route's filter for each request. One factory per route per worker.
+class FilterFactory {
+ public:
+  virtual ~FilterFactory() = default;
+  virtual std::unique_ptr<StreamFilter> create() = 0;
+};
+
+}  // namespace rampart::filters
