@@ -183,7 +183,16 @@ int Http1Parser::onMessageCompleteCb(llhttp_t* p) {
 
 Http1Parser::Result Http1Parser::execute(std::string_view data) {
   if (error_ != Http1Error::None) return {Status::Error, 0};
-  const llhttp_errno_t rc = llhttp_execute(&parser_, data.data(), data.size());
+  llhttp_errno_t rc = llhttp_execute(&parser_, data.data(), data.size());
+  if (rc == HPE_PAUSED_UPGRADE) {
+    // After an Upgrade or CONNECT request completed and resume() was called, llhttp stops
+    // once more, with no new message. Rampart never switches protocols (it strips Upgrade),
+    // so the next bytes are the next message; reporting this stop as Paused stalled callers.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    const size_t at = pos ? static_cast<size_t>(pos - data.data()) : 0;
+    llhttp_resume_after_upgrade(&parser_);
+    rc = llhttp_execute(&parser_, data.data() + at, data.size() - at);
+  }
   switch (rc) {
     case HPE_OK:
       return {Status::Ok, data.size()};
