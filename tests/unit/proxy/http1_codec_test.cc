@@ -317,6 +317,32 @@ TEST(Http1Request, Http10KeepAliveSemantics) {
   EXPECT_EQ(p.messages()[0].request.version_minor, 0);
 }
 
+TEST(Http1Request, UpgradeAndConnectRequestsAreOrdinaryMessages) {
+  // Rampart never switches protocols: after resume() the next request parses as usual,
+  // with exactly one pause per message (a pause with no message stalled connections).
+  for (const std::string first :
+       {"GET /a HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+        "CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n"}) {
+    const std::string next = "GET /b HTTP/1.1\r\n\r\n";
+    Recorder rec;
+    Http1Parser parser(Mode::Request, rec, 8192);
+    Http1Parser::Result r = parser.execute(first + next);
+    EXPECT_EQ(r.status, Status::Paused);
+    EXPECT_EQ(r.consumed, first.size());
+    parser.resume();
+    r = parser.execute(next);
+    EXPECT_EQ(r.status, Status::Paused) << first;
+    EXPECT_EQ(r.consumed, next.size()) << first;
+    ASSERT_EQ(rec.messages.size(), 2u) << first;
+    EXPECT_EQ(rec.messages[1].request.path, "/b");
+    EXPECT_TRUE(rec.messages[1].complete);
+    // Fed byte by byte with the same driver a connection uses.
+    Parsed split(Mode::Request, first + next + next, 1);
+    EXPECT_EQ(split.messages().size(), 3u) << first;
+  }
+}
+
 TEST(Http1Request, ExpectContinueFlag) {
   Parsed yes(Mode::Request,
              "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx");
