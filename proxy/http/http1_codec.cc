@@ -177,12 +177,36 @@ int Http1Parser::onBodyCb(llhttp_t* p, const char* at, size_t len) {
 int Http1Parser::onMessageCompleteCb(llhttp_t* p) {
   Http1Parser& s = self(p);
   s.in_message_ = false;
+  s.head_tail_ = 0;
   s.callbacks_.onMessageComplete();
   return HPE_PAUSED;
 }
 
+bool Http1Parser::headHasBareLf(std::string_view data) {
+  // llhttp 8 takes a bare LF as the end of the start line or of the head. RFC 9112 2.2
+  // allows that, but a front proxy that reads those bytes differently makes it a
+  // request-smuggling vector, so heads must use CRLF. Only head bytes are scanned: the
+  // scan stops at the first CRLFCRLF, and bodies (and a paused parser) are skipped.
+  if ((in_message_ && headers_complete_) || llhttp_get_errno(&parser_) != HPE_OK) return false;
+  uint32_t tail = head_tail_;
+  for (const char c : data) {
+    if (c == '\n') {
+      if ((tail & 0xFF) != '\r') return true;
+      if ((tail & 0xFFFFFF) == 0x0D0A0D) return false;  // "\r\n\r" + "\n": the head ends
+    }
+    tail = (tail << 8) | static_cast<uint8_t>(c);
+  }
+  head_tail_ = tail;
+  return false;
+}
+
 Http1Parser::Result Http1Parser::execute(std::string_view data) {
   if (error_ != Http1Error::None) return {Status::Error, 0};
+  if (headHasBareLf(data)) {
+    error_ = Http1Error::Malformed;
+    error_reason_ = "Bare LF in the message head";
+    return {Status::Error, 0};
+  }
   llhttp_errno_t rc = llhttp_execute(&parser_, data.data(), data.size());
   if (rc == HPE_PAUSED_UPGRADE) {
     // After an Upgrade or CONNECT request completed and resume() was called, llhttp stops

@@ -86,6 +86,8 @@ class Http1Parser {
 
   // Counts header bytes against the limit; false when over.
   bool account(size_t n);
+  // True when `data` puts a bare LF into the message head being read.
+  bool headHasBareLf(std::string_view data);
   // Builds the head, hands it to the callbacks; returns llhttp's on_headers_complete code.
   int handleHeadersComplete();
 
@@ -102,6 +104,7 @@ class Http1Parser {
   size_t header_bytes_ = 0;
   bool in_message_ = false;
   bool headers_complete_ = false;
+  uint32_t head_tail_ = 0;  // the head's last bytes so far, newest in the low byte
   Http1Error error_ = Http1Error::None;
   std::string error_reason_;
 };
