@@ -552,22 +552,37 @@ TEST(Http1Malformed, BareLineFeedBetweenFieldsOrInChunkFraming) {
   expectMalformedRequest(head + "3;a\nabc\r\n0\r\n\r\n");  // inside an extension
 }
 
-TEST(Http1Malformed, BareLineFeedEndingTheStartLineOrTheHeadIsAcceptedAsCrlf) {
-  // Current llhttp 8.1 behaviour, pinned so a change is noticed: a bare LF that
-  // ends the request line, the header block or the trailers is read as CRLF
-  // (RFC 9112 §2.2 allows this). Nothing is ambiguous inside Rampart (it
-  // re-frames every request upstream), and a strict parser in front would
-  // reject these bytes rather than read them differently. See the report for
-  // tightening this once llhttp 9's strict LF handling is available.
-  Parsed line(Mode::Request, "GET /a HTTP/1.1\nHost: x\r\n\r\n");
-  ASSERT_EQ(line.messages().size(), 1u);
-  EXPECT_EQ(line.messages()[0].request.path, "/a");
-  EXPECT_EQ(line.messages()[0].request.authority, "x");
+TEST(Http1Malformed, BareLineFeedEndingTheStartLineOrTheHead) {
+  // llhttp 8 reads these as CRLF (RFC 9112 2.2 allows it); a front proxy that
+  // does not would see different messages, so Rampart rejects them.
+  expectMalformedRequest("GET /a HTTP/1.1\nHost: x\r\n\r\n");
+  expectMalformedRequest("GET /b HTTP/1.1\r\nHost: x\r\n\nGET /c HTTP/1.1\r\n\r\n");
+  expectMalformedRequest("GET /b HTTP/1.1\r\n\n");
+  expectMalformedRequest("\nGET / HTTP/1.1\r\n\r\n");
+  // In the second message of a keep-alive connection too.
+  Parsed second(Mode::Request, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\n", 0);
+  EXPECT_EQ(second.parser.error(), Http1Error::Malformed);
+  EXPECT_EQ(second.messages().size(), 1u);
+  // And in responses.
+  for (size_t step : {size_t{0}, size_t{1}}) {
+    Parsed r(Mode::Response, "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", step);
+    EXPECT_EQ(r.parser.error(), Http1Error::Malformed);
+  }
+}
 
-  Parsed end(Mode::Request, "GET /b HTTP/1.1\r\nHost: x\r\n\nGET /c HTTP/1.1\r\n\r\n");
-  ASSERT_EQ(end.messages().size(), 2u);
-  EXPECT_EQ(end.messages()[0].request.path, "/b");
-  EXPECT_EQ(end.messages()[1].request.path, "/c");
+TEST(Http1Request, LineFeedsInBodiesAndSplitCrlfAreFine) {
+  const std::string wire =
+      "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\na\n\nb\n"
+      "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\n\n\n\r\n0\r\n\r\n"
+      "\r\nGET /c HTTP/1.1\r\n\r\n";  // an empty line between messages is allowed
+  for (size_t step : {size_t{0}, size_t{1}, size_t{2}, size_t{3}}) {
+    Parsed p(Mode::Request, wire, step);
+    EXPECT_EQ(p.parser.error(), Http1Error::None) << step << " " << p.parser.errorReason();
+    ASSERT_EQ(p.messages().size(), 3u) << step;
+    EXPECT_EQ(p.messages()[0].body, "a\n\nb\n");
+    EXPECT_EQ(p.messages()[1].body, "\n\n\n");
+    EXPECT_EQ(p.messages()[2].request.path, "/c");
+  }
 }
 
 TEST(Http1Malformed, ErrorsAreSticky) {
