@@ -64,8 +64,8 @@ class ForbiddenHeaders {
   bool forbidden(std::string_view name, std::string_view value) const {
     if (name.empty() || name.front() == ':') return true;
     static constexpr std::string_view kAlways[] = {
-        "connection", "keep-alive",   "proxy-connection", "transfer-encoding",
-        "upgrade",    "http2-settings", "host",           "content-length"};
+        "connection",     "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+        "http2-settings", "host",       "content-length"};
     for (std::string_view n : kAlways) {
       if (name == n) return true;
     }
@@ -74,8 +74,8 @@ class ForbiddenHeaders {
       if (name == n) return true;
     }
     // A value nghttp2 would send but a peer must reject would fail the whole stream.
-    return nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(name.data()),
-                                     name.size()) == 0 ||
+    return nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(name.data()), name.size()) ==
+               0 ||
            nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(value.data()),
                                       value.size()) == 0;
   }
@@ -204,7 +204,8 @@ void Http2Codec::submitSettings() {
   };
   if (mode_ == Mode::Client) iv.push_back({NGHTTP2_SETTINGS_ENABLE_PUSH, 0});
   nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, iv.data(), iv.size());
-  const int32_t window = static_cast<int32_t>(std::min<uint32_t>(limits_.connection_window, kMaxWindow));
+  const int32_t window =
+      static_cast<int32_t>(std::min<uint32_t>(limits_.connection_window, kMaxWindow));
   if (window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
     nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0, window);
   }
@@ -421,6 +422,7 @@ int Http2Codec::onFrameRecv(const nghttp2_frame& frame) {
       guard_.onOtherFrame();
       goaway_received_ = true;
       callbacks_.onGoaway(frame.goaway.last_stream_id, frame.goaway.error_code);
+      if (mode_ == Mode::Client) refuseAbove(frame.goaway.last_stream_id);
       break;
     default:
       guard_.onOtherFrame();
@@ -431,6 +433,17 @@ int Http2Codec::onFrameRecv(const nghttp2_frame& frame) {
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
   return 0;
+}
+
+void Http2Codec::refuseAbove(int32_t last_stream_id) {
+  // Streams the server will not process, including requests nghttp2 still holds
+  // behind the concurrency limit: report them now so the owner retries elsewhere.
+  std::vector<int32_t> refused;
+  for (const auto& [id, s] : streams_) {
+    if (id > last_stream_id) refused.push_back(id);
+  }
+  std::sort(refused.begin(), refused.end());
+  for (int32_t id : refused) onStreamClose(id, NGHTTP2_REFUSED_STREAM);
 }
 
 int Http2Codec::onHeadersFrame(const nghttp2_frame& frame) {
@@ -582,8 +595,7 @@ int Http2Codec::onFrameSend(const nghttp2_frame& frame) {
           kind = Http2ProtocolError::FlowControl;
         } else if (last_invalid_error_ == NGHTTP2_ERR_TOO_MANY_SETTINGS) {
           kind = Http2ProtocolError::SettingsFlood;
-        } else if (frame.goaway.error_code == NGHTTP2_INTERNAL_ERROR &&
-                   mode_ == Mode::Server) {
+        } else if (frame.goaway.error_code == NGHTTP2_INTERNAL_ERROR && mode_ == Mode::Server) {
           kind = Http2ProtocolError::RapidReset;  // nghttp2's RST_STREAM rate limit
         }
         callbacks_.onProtocolError(kind);
@@ -663,16 +675,20 @@ nghttp2_data_provider Http2Codec::dataProvider() const {
 }
 
 int32_t Http2Codec::submitRequest(const RequestHead& head, bool end_stream) {
-  if (mode_ != Mode::Client || failed_) return -1;
+  // nghttp2 would hand out an id and refuse the stream later; say so now.
+  if (mode_ != Mode::Client || failed_ || draining()) return -1;
   std::string_view authority = head.authority;
   if (authority.empty()) authority = head.headers.get("host").value_or("");
   const std::string length = head.content_length ? std::to_string(*head.content_length) : "";
   std::vector<nghttp2_nv> nva;
   nva.reserve(head.headers.size() + 6);
   nva.push_back(makeNv(":method", head.method));
-  nva.push_back(makeNv(":scheme", head.scheme.empty() ? "http" : head.scheme));
+  // string_view on both arms: a std::string temporary would dangle inside the nv list.
+  const std::string_view scheme = head.scheme.empty() ? std::string_view("http") : head.scheme;
+  const std::string_view path = head.path.empty() ? std::string_view("/") : head.path;
+  nva.push_back(makeNv(":scheme", scheme));
   nva.push_back(makeNv(":authority", authority));
-  nva.push_back(makeNv(":path", head.path.empty() ? "/" : head.path));
+  nva.push_back(makeNv(":path", path));
   appendRegular(head.headers, nva);
   if (!length.empty()) nva.push_back(makeNv("content-length", length));
   // gRPC servers require "te: trailers"; an HTTP/1 hop-by-hop strip may have removed it.
@@ -775,8 +791,7 @@ void Http2Codec::submitGoaway(uint32_t error_code, bool graceful) {
     return;
   }
   const int32_t last = nghttp2_session_get_last_proc_stream_id(session_.get());
-  if (nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, error_code, nullptr, 0) ==
-      0) {
+  if (nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, last, error_code, nullptr, 0) == 0) {
     ++own_goaways_pending_;
     goaway_sent_ = true;
   }
@@ -849,11 +864,23 @@ void Http2Codec::failFatal(int lib_error) {
   // (9-byte frame header, last stream id, error code).
   const uint32_t last =
       static_cast<uint32_t>(nghttp2_session_get_last_proc_stream_id(session_.get())) & 0x7fffffff;
-  const uint8_t frame[17] = {0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0,
-                             static_cast<uint8_t>(last >> 24), static_cast<uint8_t>(last >> 16),
-                             static_cast<uint8_t>(last >> 8), static_cast<uint8_t>(last),
-                             static_cast<uint8_t>(code >> 24), static_cast<uint8_t>(code >> 16),
-                             static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code)};
+  const uint8_t frame[17] = {0,
+                             0,
+                             8,
+                             NGHTTP2_GOAWAY,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             static_cast<uint8_t>(last >> 24),
+                             static_cast<uint8_t>(last >> 16),
+                             static_cast<uint8_t>(last >> 8),
+                             static_cast<uint8_t>(last),
+                             static_cast<uint8_t>(code >> 24),
+                             static_cast<uint8_t>(code >> 16),
+                             static_cast<uint8_t>(code >> 8),
+                             static_cast<uint8_t>(code)};
   fatal_out_.assign(reinterpret_cast<const char*>(frame), sizeof frame);
   session_.reset();
   streams_.clear();

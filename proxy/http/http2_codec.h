@@ -171,6 +171,8 @@ class Http2Codec {
   int onHeader(const nghttp2_frame& frame, std::string_view name, std::string_view value);
   int onFrameRecv(const nghttp2_frame& frame);
   int onHeadersFrame(const nghttp2_frame& frame);
+  // Client: closes streams above a GOAWAY's last id with REFUSED_STREAM.
+  void refuseAbove(int32_t last_stream_id);
   int onDataChunk(int32_t stream_id, std::string_view data);
   int onStreamClose(int32_t stream_id, uint32_t error_code);
   int onFrameSend(const nghttp2_frame& frame);
@@ -203,7 +205,7 @@ class Http2Codec {
   std::vector<int32_t> writable_;  // streams to report after produce()
   std::string fatal_out_;          // a hand-written GOAWAY after a fatal error
   std::string last_error_;
-  int last_invalid_error_ = 0;     // nghttp2 error of the last invalid frame
+  int last_invalid_error_ = 0;  // nghttp2 error of the last invalid frame
   size_t queued_total_ = 0;
   bool failed_ = false;
   bool goaway_sent_ = false;

@@ -93,7 +93,8 @@ std::optional<Http2ProtocolError> Http2FloodGuard::onDataFrame(size_t length, bo
 std::optional<Http2ProtocolError> Http2FloodGuard::onPrematureReset() {
   ++premature_resets_;
   if (streams_opened_ < limits_.premature_reset_min_streams) return std::nullopt;
-  const double ratio = static_cast<double>(premature_resets_) / static_cast<double>(streams_opened_);
+  const double ratio =
+      static_cast<double>(premature_resets_) / static_cast<double>(streams_opened_);
   if (ratio >= limits_.premature_reset_ratio) return Http2ProtocolError::RapidReset;
   return std::nullopt;
 }

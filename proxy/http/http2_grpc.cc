@@ -1,66 +1,8 @@
 #include "proxy/http/http2_grpc.h"
 
-#include <algorithm>
-#include <charconv>
-#include <limits>
+#include <string>
 
 namespace rampart::http {
-
-namespace {
-// Nanoseconds per grpc-timeout unit.
-std::optional<int64_t> unitNanos(char unit) {
-  switch (unit) {
-    case 'H':
-      return int64_t{3600} * 1000 * 1000 * 1000;
-    case 'M':
-      return int64_t{60} * 1000 * 1000 * 1000;
-    case 'S':
-      return int64_t{1000} * 1000 * 1000;
-    case 'm':
-      return int64_t{1000} * 1000;
-    case 'u':
-      return int64_t{1000};
-    case 'n':
-      return int64_t{1};
-    default:
-      return std::nullopt;
-  }
-}
-}  // namespace
-
-std::optional<policy::Duration> parseGrpcTimeout(std::string_view value) {
-  if (value.size() < 2 || value.size() > 9) return std::nullopt;
-  const auto nanos = unitNanos(value.back());
-  if (!nanos) return std::nullopt;
-  const std::string_view digits = value.substr(0, value.size() - 1);
-  int64_t count = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    count = count * 10 + (c - '0');  // at most 8 digits: no overflow
-  }
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  if (count > kMax / *nanos) return policy::Duration::max();  // 99999999H does not fit
-  return policy::Duration(count * *nanos);
-}
-
-std::string formatGrpcTimeout(policy::Duration timeout) {
-  const int64_t ns = std::max<int64_t>(0, timeout.count());
-  constexpr int64_t kMaxCount = 99'999'999;
-  static constexpr struct {
-    char unit;
-    int64_t nanos;
-  } kUnits[] = {{'n', 1},
-                {'u', 1000},
-                {'m', 1000'000},
-                {'S', 1000'000'000},
-                {'M', 60'000'000'000},
-                {'H', 3600'000'000'000}};
-  for (const auto& u : kUnits) {
-    const int64_t count = ns / u.nanos + (ns % u.nanos != 0 ? 1 : 0);
-    if (count <= kMaxCount) return std::to_string(count) + u.unit;
-  }
-  return std::to_string(kMaxCount) + "H";
-}
 
 GrpcStatus grpcStatusForHttp(int http_status) {
   switch (http_status) {

@@ -1,14 +1,13 @@
 #pragma once
-// gRPC over HTTP/2 helpers: the grpc-timeout header (deadline propagation),
-// and the trailers-only error responses Rampart sends for its own failures
+// gRPC over HTTP/2 helpers: the trailers-only error responses Rampart sends for its own failures
 // (no route, shed, upstream down, timed out), so gRPC clients see a
-// grpc-status instead of an HTTP status they cannot interpret.
+// grpc-status instead of an HTTP status they cannot interpret. The grpc-timeout
+// header (deadline propagation) is parsed and formatted in header_utils.h.
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "policy/time.h"
 #include "proxy/http/message.h"
 
 namespace rampart::http {
@@ -33,14 +32,6 @@ enum class GrpcStatus : int {
   DataLoss = 15,           // unrecoverable data loss
   Unauthenticated = 16,    // no valid credentials
 };
-
-// Parses a grpc-timeout value: 1-8 ASCII digits then one unit of H, M, S, m, u, n.
-// Values too large for a Duration saturate. nullopt when the value is malformed.
-std::optional<policy::Duration> parseGrpcTimeout(std::string_view value);
-
-// Formats a (non-negative) duration as a grpc-timeout value, in the finest unit
-// whose count fits in 8 digits, rounding up so a deadline is never shortened.
-std::string formatGrpcTimeout(policy::Duration timeout);
 
 // The gRPC status for an HTTP status Rampart answers with: 503 -> Unavailable,
 // 504/408 -> DeadlineExceeded, 429/413/431 -> ResourceExhausted, 404 -> Unimplemented,

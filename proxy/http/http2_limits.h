@@ -24,11 +24,11 @@ struct Http2Limits {
   size_t stream_send_high_watermark = 256 * 1024;
 
   // nghttp2's own guards.
-  uint32_t max_settings_entries = 32;            // entries per SETTINGS frame
-  uint32_t max_continuations = 8;                // CONTINUATION frames per header block
-  uint32_t max_outbound_control_frames = 1000;   // PING/SETTINGS ACKs queued unsent
-  uint32_t nghttp2_reset_burst = 1000;           // nghttp2's RST_STREAM token bucket (server)
-  uint32_t nghttp2_reset_rate_per_second = 33;   //   (backstop behind our premature-reset ratio)
+  uint32_t max_settings_entries = 32;           // entries per SETTINGS frame
+  uint32_t max_continuations = 8;               // CONTINUATION frames per header block
+  uint32_t max_outbound_control_frames = 1000;  // PING/SETTINGS ACKs queued unsent
+  uint32_t nghttp2_reset_burst = 1000;          // nghttp2's RST_STREAM token bucket (server)
+  uint32_t nghttp2_reset_rate_per_second = 33;  //   (backstop behind our premature-reset ratio)
 
   // Rampart's guards.
   uint32_t premature_reset_min_streams = 100;  // the ratio is judged after this many streams
@@ -37,7 +37,7 @@ struct Http2Limits {
   uint32_t ping_rate_per_second = 50;          //   ... and refill per second
   uint32_t settings_burst = 50;                // SETTINGS token bucket
   uint32_t settings_rate_per_second = 10;
-  uint32_t priority_frames_per_stream = 100;  // PRIORITY frames allowed per stream opened
+  uint32_t priority_frames_per_stream = 100;    // PRIORITY frames allowed per stream opened
   uint32_t window_updates_per_data_frame = 10;  // WINDOW_UPDATEs allowed per DATA frame sent
   uint32_t max_consecutive_empty_frames = 1;    // empty DATA frames without END_STREAM in a row
 };
