@@ -1,7 +1,6 @@
 #include "proxy/admin/admin_server.h"
 
 #include "proxy/config/config_json.h"
-#include "proxy/config/units.h"
 
 namespace rampart::admin {
 
@@ -23,15 +22,9 @@ AdminServer::AdminServer(event::Dispatcher& dispatcher, config::ConfigPtr config
                                  exporter_.render()};
   });
   server_.route("/policies", [this](const event::SimpleRequest&) {
-    nlohmann::json routes = nlohmann::json::array();
-    for (const auto& r : config_->routes) {
-      nlohmann::json timeout = {
-          {"source", r.timeout.learned ? "default" : "fixed"},
-          {"value", config::formatDuration(r.timeout.learned ? r.timeout.max : r.timeout.fixed)}};
-      routes.push_back({{"route", r.name}, {"timeout", timeout}});
-    }
-    return event::SimpleResponse{200, "application/json",
-                                 nlohmann::json{{"routes", routes}}.dump(2) + "\n"};
+    const nlohmann::json view =
+        policies_ ? policies_() : nlohmann::json{{"routes", nlohmann::json::array()}};
+    return event::SimpleResponse{200, "application/json", view.dump(2) + "\n"};
   });
 }
 

@@ -3,7 +3,10 @@
 // thread: /healthz, /ready, /config, /metrics, /policies.
 
 #include <atomic>
+#include <functional>
+
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "proxy/admin/metrics_exporter.h"
@@ -18,6 +21,8 @@ class AdminServer {
               std::vector<const stats::WorkerStats*> workers);
   // Binds the admin address; false with `error` on failure.
   bool start(std::string* error);
+  // Where /policies gets its view (the policy controller, once workers run).
+  void setPoliciesSource(std::function<nlohmann::json()> source) { policies_ = std::move(source); }
   // /ready answers 200 only while this is true.
   void setReady(bool ready) { ready_ = ready; }
   const event::SocketAddress& address() const { return server_.address(); }
@@ -27,6 +32,7 @@ class AdminServer {
   MetricsExporter exporter_;
   event::HttpServer server_;
   bool ready_ = false;
+  std::function<nlohmann::json()> policies_;
 };
 
 }  // namespace rampart::admin

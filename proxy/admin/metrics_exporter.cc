@@ -3,6 +3,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace rampart::admin {
@@ -96,6 +97,61 @@ std::string MetricsExporter::render() const {
 #undef RAMPART_CLUSTER_COUNTER
 #undef RAMPART_CLUSTER_GAUGE
 #undef RAMPART_EXPORT_CLUSTER
+
+  // Per-endpoint and per-route policy metrics. Levels that are the same on every
+  // worker (a timeout, an ejection flag, a latency estimate) take the max over
+  // workers; counts and occupancy are summed.
+  auto aggregate = [](std::string_view name, const std::vector<double>& values) {
+    const bool take_max = name.ends_with("_microseconds") || name == "endpoint_ejected";
+    double out = 0;
+    for (double v : values) out = take_max ? std::max(out, v) : out + v;
+    return out;
+  };
+#define RAMPART_EXPORT_ENDPOINT(stat, help, TYPE, read)                                    \
+  {                                                                                        \
+    MetricFamily f = family(#stat, help, MetricType::TYPE);                                \
+    for (size_t c = 0; c < config_->clusters.size(); ++c) {                                \
+      for (size_t e = 0; e < config_->clusters[c].endpoints.size(); ++e) {                 \
+        std::vector<double> values;                                                        \
+        for (const auto* w : workers_) {                                                   \
+          values.push_back(static_cast<double>(w->clusters[c].endpoints[e].stat.value())); \
+        }                                                                                  \
+        ClientMetric m = labelled({{"cluster", config_->clusters[c].name},                 \
+                                   {"endpoint", config_->clusters[c].endpoints[e].text}}); \
+        m.read.value = aggregate(#stat, values);                                           \
+        f.metric.push_back(std::move(m));                                                  \
+      }                                                                                    \
+    }                                                                                      \
+    families.push_back(std::move(f));                                                      \
+  }
+#define RAMPART_ENDPOINT_COUNTER(stat, help) RAMPART_EXPORT_ENDPOINT(stat, help, Counter, counter)
+#define RAMPART_ENDPOINT_GAUGE(stat, help) RAMPART_EXPORT_ENDPOINT(stat, help, Gauge, gauge)
+  RAMPART_ENDPOINT_COUNTERS(RAMPART_ENDPOINT_COUNTER)
+  RAMPART_ENDPOINT_GAUGES(RAMPART_ENDPOINT_GAUGE)
+#undef RAMPART_ENDPOINT_COUNTER
+#undef RAMPART_ENDPOINT_GAUGE
+#undef RAMPART_EXPORT_ENDPOINT
+
+#define RAMPART_EXPORT_ROUTE(stat, help, TYPE, read)                      \
+  {                                                                       \
+    MetricFamily f = family(#stat, help, MetricType::TYPE);               \
+    for (size_t r = 0; r < config_->routes.size(); ++r) {                 \
+      std::vector<double> values;                                         \
+      for (const auto* w : workers_)                                      \
+        values.push_back(static_cast<double>(w->routes[r].stat.value())); \
+      ClientMetric m = labelled({{"route", config_->routes[r].name}});    \
+      m.read.value = aggregate(#stat, values);                            \
+      f.metric.push_back(std::move(m));                                   \
+    }                                                                     \
+    families.push_back(std::move(f));                                     \
+  }
+#define RAMPART_ROUTE_COUNTER(stat, help) RAMPART_EXPORT_ROUTE(stat, help, Counter, counter)
+#define RAMPART_ROUTE_GAUGE(stat, help) RAMPART_EXPORT_ROUTE(stat, help, Gauge, gauge)
+  RAMPART_ROUTE_COUNTERS(RAMPART_ROUTE_COUNTER)
+  RAMPART_ROUTE_GAUGES(RAMPART_ROUTE_GAUGE)
+#undef RAMPART_ROUTE_COUNTER
+#undef RAMPART_ROUTE_GAUGE
+#undef RAMPART_EXPORT_ROUTE
 
   {
     MetricFamily f = family("upstream_request_duration_seconds",

@@ -203,11 +203,12 @@ SheddingConfig readShedding(ErrorSink& sink, MapReader& route) {
     s.priority_header = m.string("priority_header");
     for (char& c : s.priority_header)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // A fixed limit is max_limit; min_limit only bounds an adaptive one.
+    if (!s.adaptive) limit.min_limit = limit.initial_limit = limit.max_limit;
     if (limit.min_limit < 1 || limit.min_limit > limit.max_limit) {
       sink.error(m.markOf("min_limit"),
                  "'routes[].load_shedding' needs 1 <= min_limit <= max_limit");
     }
-    if (!s.adaptive) limit.min_limit = limit.initial_limit = limit.max_limit;
     limit.initial_limit = std::clamp(limit.initial_limit, limit.min_limit, limit.max_limit);
     requirePositive(sink, m, "max_queue_wait", s.admission.max_queue_wait);
   });

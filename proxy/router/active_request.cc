@@ -415,12 +415,15 @@ void ActiveRequest::onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure fa
   cause.timeout = failure.timeout;
   cause.connect_failure = !failure.timeout && upstream::neverSent(failure.failure);
   cause.reset = !failure.timeout && !cause.connect_failure;
-  failure_reason_ = failure.timeout ? "attempt_timeout" : upstream::failureName(failure.failure);
+  const std::string reason =
+      failure.timeout ? "attempt_timeout" : upstream::failureName(failure.failure);
   annotate("failed_endpoint", std::string(endpointText(cluster_, endpoint)));
   if (mayRetry(cause)) {
+    annotate("retried", reason);
     scheduleRetry();
     return;
   }
+  failure_reason_ = reason;
   failWith(cause, failure.failure);
 }
 

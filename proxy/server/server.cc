@@ -75,6 +75,12 @@ int Server::run() {
   }
   health_checker_ = std::make_unique<upstream::HealthChecker>(dispatcher_, config_, *health_);
   health_checker_->start();
+  std::vector<Worker*> worker_views;
+  for (auto& worker : workers_) worker_views.push_back(worker.get());
+  policy_controller_ =
+      std::make_unique<PolicyController>(dispatcher_, config_, worker_views, health_checker_.get());
+  policy_controller_->start(std::chrono::seconds(1));
+  admin_->setPoliciesSource([this] { return policy_controller_->explain(); });
   workers_running_ = workers_.size();
   for (auto& worker : workers_) {
     worker->start([this] { dispatcher_.post([this] { onWorkerExited(); }); });
@@ -99,6 +105,7 @@ void Server::beginDrain() {
   }
   draining_ = true;
   admin_->setReady(false);
+  policy_controller_->stop();
   log::info("draining", {{"timeout_ms", policy::toMillis(config_->drain_timeout)}});
   for (auto& worker : workers_) worker->drain();
   drain_timer_ = std::make_unique<event::Timer>(dispatcher_, [this] {

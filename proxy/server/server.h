@@ -9,6 +9,7 @@
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/signal.h"
+#include "proxy/server/policy_controller.h"
 #include "proxy/server/worker.h"
 #include "proxy/upstream/health_checker.h"
 
@@ -33,6 +34,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<upstream::HealthState> health_;
   std::unique_ptr<upstream::HealthChecker> health_checker_;
+  std::unique_ptr<PolicyController> policy_controller_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<event::SignalEvent>> signals_;
   std::unique_ptr<event::Timer> drain_timer_;

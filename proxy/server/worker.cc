@@ -100,6 +100,36 @@ void Worker::exitIfDrained() {
   if (connections_.empty()) dispatcher_.exit();
 }
 
+void Worker::requestReport(std::function<void(std::shared_ptr<WorkerPolicyReport>)> deliver) {
+  dispatcher_.post([this, deliver = std::move(deliver)] {
+    if (!context_) return;
+    auto report = std::make_shared<WorkerPolicyReport>();
+    report->worker = index_;
+    const auto now = dispatcher_.now();
+    for (auto& runtime : context_->route_runtimes) {
+      RoutePolicyReport r{runtime->latencySnapshot(now), {}, {}, {}, {}};
+      if (auto* budget = runtime->retryBudget()) r.retry_budget = budget->explain(now);
+      if (auto* hedge = runtime->hedge()) r.hedge = hedge->explain(now);
+      if (auto* admission = runtime->admission()) {
+        r.admission = admission->explain();
+        r.admission_counters = admission->counters();
+      }
+      report->routes.push_back(std::move(r));
+    }
+    for (auto& cluster : context_->clusters) report->clusters.push_back(cluster->explain());
+    deliver(std::move(report));
+  });
+}
+
+void Worker::publishLearned(std::vector<LearnedRouteValues> values) {
+  dispatcher_.post([this, values = std::move(values)] {
+    if (!context_) return;
+    for (size_t i = 0; i < values.size() && i < context_->route_runtimes.size(); ++i) {
+      context_->route_runtimes[i]->publishLearned(values[i].attempt_timeout, values[i].hedge_delay);
+    }
+  });
+}
+
 void Worker::stop() {
   dispatcher_.post([this] { dispatcher_.exit(); });
 }

@@ -14,6 +14,7 @@
 #include "proxy/downstream/http1_downstream_connection.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/listener.h"
+#include "proxy/server/policy_report.h"
 #include "proxy/server/worker_context.h"
 #include "proxy/stats/stats.h"
 
@@ -38,6 +39,10 @@ class Worker final : public downstream::ConnectionOwner {
   void stop();
   void join();
   event::Dispatcher& dispatcher() { return dispatcher_; }
+  // Builds a policy report on the worker thread and hands it to `deliver` (on that thread).
+  void requestReport(std::function<void(std::shared_ptr<WorkerPolicyReport>)> deliver);
+  // Applies learned values (one per route) on the worker thread.
+  void publishLearned(std::vector<LearnedRouteValues> values);
 
   // ConnectionOwner (worker thread)
   void onConnectionDone(downstream::Http1DownstreamConnection& connection) override;

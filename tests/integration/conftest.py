@@ -48,3 +48,17 @@ def rampart_factory():
 def proxy(rampart_factory, backend):
     """Rampart with one worker in front of the echo backend."""
     return rampart_factory(harness.rampart_config([backend.port]))
+
+
+@pytest.fixture
+def gpu_factory():
+    started = []
+
+    def make(*flags):
+        b = harness.GpuBackend(*flags)
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.close()

@@ -379,3 +379,46 @@ def parse_responses(data):
             body, data = rest, b""
         out.append((status, headers, body))
     return out
+
+
+class GpuBackend:
+    """The simulated GPU inference server (examples/gpu_backend) on an ephemeral port."""
+
+    def __init__(self, *flags, port=0):
+        import select
+        self.proc = subprocess.Popen([GPU_BACKEND, "--port", str(port), *flags],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        assert ready, "gpu_backend did not start"
+        self.port = int(json.loads(self.proc.stdout.readline())["listening"].rsplit(":", 1)[1])
+
+    def _call(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"null")
+        finally:
+            conn.close()
+
+    def control(self, **settings):
+        status, body = self._call("POST", "/control", settings)
+        assert status == 200, body
+        return body
+
+    def stats(self):
+        return self._call("GET", "/stats")[1]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def kserve_body(values=(1, 2, 3, 4)):
+    return json.dumps({"inputs": [{"name": "x", "shape": [1, len(values)], "datatype": "FP32",
+                                   "data": list(values)}]})

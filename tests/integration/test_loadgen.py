@@ -169,7 +169,8 @@ def test_priority_mix_sets_the_header_and_splits_the_figures():
     assert set(prio) == {"critical", "normal"}
     assert prio["critical"]["sent"] + prio["normal"]["sent"] == r["totals"]["sent"]
     assert prio["critical"]["success_rate"] == 1.0
-    assert prio["normal"]["ok"] == 0 and prio["normal"]["by_status"] == {"503": prio["normal"]["sent"]}
+    assert prio["normal"]["ok"] == 0
+    assert prio["normal"]["by_status"] == {"503": prio["normal"]["sent"]}
     share = prio["critical"]["sent"] / r["totals"]["sent"]
     assert 0.12 <= share <= 0.40, share
 
