@@ -35,6 +35,7 @@ nlohmann::json toJson(const Config& c) {
   j["drain_timeout"] = formatDuration(c.drain_timeout);
   j["log_level"] = c.log_level;
   j["access_log"] = c.access_log;
+  j["deadline_header"] = c.deadline_header;
   j["limits"] = {{"max_header_bytes", c.limits.max_header_bytes},
                  {"max_body_bytes", c.limits.max_body_bytes},
                  {"header_timeout", formatDuration(c.limits.header_timeout)},
@@ -56,7 +57,9 @@ nlohmann::json toJson(const Config& c) {
                              {"connect_timeout", formatDuration(cl.connect_timeout)},
                              {"max_connections_per_endpoint", cl.max_connections_per_endpoint},
                              {"max_pending_requests", cl.max_pending_requests},
-                             {"idle_timeout", formatDuration(cl.upstream_idle_timeout)}});
+                             {"idle_timeout", formatDuration(cl.upstream_idle_timeout)},
+                             {"health_check", healthJson(cl.health_check)},
+                             {"outlier_detection", outlierJson(cl.outlier_detection)}});
   }
   j["routes"] = nlohmann::json::array();
   for (const auto& r : c.routes) {
@@ -71,7 +74,10 @@ nlohmann::json toJson(const Config& c) {
     j["routes"].push_back({{"name", r.name},
                            {"match", match},
                            {"clusters", clusters},
-                           {"timeout", timeoutJson(r.timeout)}});
+                           {"timeout", timeoutJson(r.timeout)},
+                           {"retry", retryJson(r.retry)},
+                           {"hedge", hedgeJson(r.hedge)},
+                           {"load_shedding", sheddingJson(r.load_shedding)}});
   }
   return j;
 }
