@@ -271,6 +271,8 @@ def make_servers(rampart: str) -> list[Server]:
     return [
         Server("direct", "", None, lambda c, d: []),
         Server("rampart", rampart, "rampart.yaml", lambda c, d: [rampart, "--config", str(c)]),
+        Server("rampart+policies", rampart, "rampart_policies.yaml",
+               lambda c, d: [rampart, "--config", str(c)]),
         Server("haproxy", "haproxy", "haproxy.cfg", lambda c, d: ["haproxy", "-db", "-f", str(c)]),
         Server("nginx", "nginx", "nginx.conf", lambda c, d: nginx_argv(c, d)),
         Server("nghttpx", "nghttpx", "nghttpx.conf", lambda c, d: ["nghttpx", f"--conf={c}"]),
@@ -623,6 +625,10 @@ def target_check(rows: list[Row]) -> list[str]:
             checks += [("req/s ≥ HAProxy", rps_ok), ("p99 ≤ HAProxy", p99_ok)]
         idle_ok = mine.median(lambda s: s.idle_rss_mib) <= ref.median(lambda s: s.idle_rss_mib)
         checks.append(("idle RSS ≤ HAProxy", idle_ok))
+        policies = by.get((case.key, "rampart+policies"))
+        if policies and policies.good() and case.keepalive:
+            ratio = policies.median(policies.goodput) / mine.median(mine.goodput)
+            checks.append((f"all policies ≥ 85% of plain ({ratio:.2f})", ratio >= 0.85))
         out.append(f"- {case.title}: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}"
                                                    for name, ok in checks))
     return out
@@ -667,7 +673,7 @@ def environment(settings: Settings, rampart: str) -> list[str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line (see bench/README.md)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--only", help="comma-separated servers: direct,rampart,haproxy,nginx,nghttpx")
+    p.add_argument("--only", help="comma-separated servers: direct,rampart,rampart+policies,haproxy,nginx,nghttpx")
     p.add_argument("--cases", help="comma-separated cases: " + ",".join(c.key for c in CASES))
     p.add_argument("--duration", type=int, default=10, help="measured seconds per run (10)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up seconds before each run (2)")

@@ -23,7 +23,80 @@ nlohmann::json timeoutJson(const TimeoutSpec& t) {
           {"quantile", t.quantile},
           {"multiplier", t.multiplier},
           {"min", formatDuration(t.min)},
-          {"max", formatDuration(t.max)}};
+          {"max", formatDuration(t.max)},
+          {"shadow", t.shadow}};
+}
+
+nlohmann::json retryJson(const RetryConfig& r) {
+  if (!r.enabled) return nullptr;
+  nlohmann::json on = nlohmann::json::array();
+  if (r.on.server_error) on.push_back("5xx");
+  if (r.on.gateway_error) on.push_back("gateway_error");
+  if (r.on.reset) on.push_back("reset");
+  if (r.on.connect_failure) on.push_back("connect_failure");
+  if (r.on.timeout) on.push_back("timeout");
+  for (int s : r.on.statuses) on.push_back(std::to_string(s));
+  for (int g : r.on.grpc_codes) on.push_back("grpc:" + std::to_string(g));
+  return {{"attempts", r.attempts},
+          {"on", on},
+          {"methods", r.methods},
+          {"buffer_limit", r.buffer_limit},
+          {"budget",
+           {{"ratio", r.budget.ratio},
+            {"min_per_second", r.budget.min_per_second},
+            {"ttl", formatDuration(r.budget.ttl)}}},
+          {"backoff",
+           {{"base", formatDuration(r.backoff.base)}, {"max", formatDuration(r.backoff.max)}}}};
+}
+
+nlohmann::json hedgeJson(const HedgeConfig& h) {
+  if (!h.enabled) return nullptr;
+  const auto& p = h.policy;
+  return {{"after", p.learned ? std::string("learned") : formatDuration(p.fixed_after)},
+          {"quantile", p.quantile},
+          {"min", formatDuration(p.min)},
+          {"max", formatDuration(p.max)},
+          {"max_extra", p.max_extra},
+          {"budget_ratio", p.budget_ratio},
+          {"budget_min_per_second", p.budget_min_per_second},
+          {"shadow", h.shadow}};
+}
+
+nlohmann::json sheddingJson(const SheddingConfig& s) {
+  if (!s.enabled) return nullptr;
+  const auto& a = s.admission;
+  return {{"mode", s.adaptive ? "adaptive" : "fixed"},
+          {"min_limit", a.limit.min_limit},
+          {"max_limit", a.limit.max_limit},
+          {"initial_limit", a.limit.initial_limit},
+          {"max_queue", a.max_queue},
+          {"max_queue_wait", formatDuration(a.max_queue_wait)},
+          {"priority_header", s.priority_header},
+          {"shadow", a.shadow}};
+}
+
+nlohmann::json healthJson(const HealthCheckConfig& h) {
+  if (!h.enabled) return nullptr;
+  return {{"path", h.path},
+          {"interval", formatDuration(h.interval)},
+          {"timeout", formatDuration(h.timeout)},
+          {"healthy_threshold", h.healthy_threshold},
+          {"unhealthy_threshold", h.unhealthy_threshold}};
+}
+
+nlohmann::json outlierJson(const OutlierDetectionConfig& o) {
+  if (!o.enabled) return nullptr;
+  const auto& p = o.policy;
+  return {{"consecutive_failures", p.consecutive_failures},
+          {"success_rate", p.success_rate},
+          {"latency", p.latency},
+          {"latency_factor", p.latency_factor},
+          {"min_requests", p.min_requests},
+          {"interval", formatDuration(p.interval)},
+          {"base_ejection", formatDuration(p.base_ejection)},
+          {"max_ejection", formatDuration(p.max_ejection)},
+          {"max_ejection_percent", p.max_ejection_percent},
+          {"shadow", o.shadow}};
 }
 }  // namespace
 
