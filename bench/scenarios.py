@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -34,7 +35,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy_bench import Processes, command_output, free_port, on_signal, pinning, tail  # noqa: E402
+from proxy_bench import (Processes, command_output, core_times, cpu_seconds,  # noqa: E402
+                         free_port, on_signal, pinning, tail)
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -46,6 +48,7 @@ PRIORITY_MIX = "critical=0.1,normal=0.6,sheddable=0.3"
 PROXIES = ["direct", "rampart", "haproxy"]
 READY_TIMEOUT_S = 15.0
 RETRY_BUDGET = 0.2  # Rampart's retry budget ratio; the attempts target is 1 + this
+FOREIGN_CPU_WARN_PCT = 5.0  # other processes' share of the cores that makes a run suspect
 HEALTHY = {"error_rate": 0.0, "slow_factor": 1.0, "hang": False, "fail_health": False}
 
 
@@ -349,6 +352,21 @@ def haproxy_attempts(sock: Path) -> Optional[int]:
                if name not in ("BACKEND", "FRONTEND"))
 
 
+def snapshot(name: str, proxy: RunningProxy, d: Path) -> None:
+    """Saves what the proxy says about itself after a run (Rampart: /metrics and
+    /policies; HAProxy: show stat) beside the run's logs, for whoever debugs it."""
+    try:
+        if name == "rampart" and proxy.admin_port:
+            for path, out in (("/metrics", "metrics.txt"), ("/policies", "policies.json")):
+                status, text = http_json(proxy.admin_port, "GET", path)
+                (d / out).write_text(f"HTTP {status}\n{text}")
+        elif name == "haproxy" and proxy.stats_socket:
+            rows = haproxy_stats(proxy.stats_socket)
+            (d / "haproxy_stats.json").write_text(json.dumps(rows, indent=1))
+    except (OSError, IndexError, http.client.HTTPException):
+        pass
+
+
 def proxy_attempts(name: str, proxy: RunningProxy) -> Optional[int]:
     """The proxy's own count of upstream attempts, or None (direct, or unreadable)."""
     if name == "rampart" and proxy.admin_port:
@@ -425,12 +443,12 @@ def calibrate(settings: Settings, procs: Processes) -> Calibration:
     nominal = 1000.0 / settings.base_latency_ms
     try:
         backends.start(0)
-        quiet = run_loadgen(settings, procs, loadgen_argv(
-            settings, settings.backend_ports[0], 0.1 * nominal, 3, 0.5), 3.5, d / "unloaded.json",
-            [], None)
-        saturated = run_loadgen(settings, procs, loadgen_argv(
-            settings, settings.backend_ports[0], 1.5 * nominal, 4, 0, interval=0.5),
-            4, d / "capacity.json", [], None)
+        port = settings.backend_ports[0]
+        quiet = run_loadgen(settings, procs, loadgen_argv(settings, port, 0.1 * nominal, 5, 0.5),
+                            5.5, d / "unloaded.json", [], None)
+        saturated = run_loadgen(settings, procs,
+                                loadgen_argv(settings, port, 1.5 * nominal, 4, 0, interval=0.5),
+                                4, d / "capacity.json", [], None)
     finally:
         backends.stop_all()
     # The backend's queue never empties after the first second: completions per
@@ -441,6 +459,42 @@ def calibrate(settings: Settings, procs: Processes) -> Calibration:
 
 
 # ------------------------------------------------------------------ run --
+
+
+def children_cpu() -> float:
+    """CPU seconds of every child this driver has reaped so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """How much CPU went to processes this suite did not start, during one run:
+    every core's busy time minus the proxy's, the backends' and the load
+    generator's (reaped children count whole, live ones by difference)."""
+
+    def __init__(self, pids: list[int]):
+        self.cores = core_times()
+        self.children = children_cpu()
+        self.own = {pid: self.cpu(pid) for pid in pids}
+
+    @staticmethod
+    def cpu(pid: int) -> float:
+        """utime + stime of pid, 0 when it is gone."""
+        try:
+            return cpu_seconds(pid)
+        except (OSError, IndexError):
+            return 0.0
+
+    def foreign_pct(self, pids: list[int]) -> Optional[float]:
+        """Other processes' CPU since the start, in % of all cores; pids are ours, alive now."""
+        after = core_times()
+        tck = os.sysconf("SC_CLK_TCK")
+        busy = sum(after[c][0] - self.cores[c][0] for c in after if c in self.cores) / tck
+        total = sum(after[c][1] - self.cores[c][1] for c in after if c in self.cores) / tck
+        own = children_cpu() - self.children
+        own += sum(self.cpu(pid) - self.own.get(pid, 0.0) for pid in pids)
+        return max(0.0, busy - own) / total * 100 if total > 0 else None
+
 
 
 @dataclass
@@ -455,6 +509,7 @@ class Result:
     requests: int = 0  # everything the load generator sent, learning period included
     attempts_proxy: Optional[int] = None
     attempts_backends: Optional[int] = None
+    foreign_cpu_pct: Optional[float] = None  # other processes' share of the cores meanwhile
 
     def totals(self) -> dict:
         """The load generator's totals after the learning period."""
@@ -513,9 +568,16 @@ def run_one(scenario: Scenario, proxy_name: str, settings: Settings, procs: Proc
         argv = loadgen_argv(settings, proxy.port, rate, settings.duration - settings.learning,
                             settings.learning, priorities=scenario.overload)
         faults = [] if proxy_name == "direct" else scenario.faults(settings)
+
+        def ours() -> list[int]:
+            return [p.pid for p in [proxy.proc, *backends.running.values()] if p is not None]
+
+        meter = CpuMeter(ours())
         result.load = run_loadgen(settings, procs, argv, settings.duration, d / "load.json",
                                   faults, backends)
+        result.foreign_cpu_pct = meter.foreign_pct(ours())
         after = proxy_attempts(proxy_name, proxy)
+        snapshot(proxy_name, proxy, d)
         if before is not None and after is not None:
             result.attempts_proxy = after - before
         result.attempts_backends = backends.total_requests()
@@ -564,7 +626,8 @@ def versus(mine: Result, ref: Optional[Result]) -> str:
         pairs = [("goodput", mine.goodput() >= ref.goodput()),
                  ("p99", mine.p99_ok_ms() < ref.p99_ok_ms())]
     else:
-        pairs = [("success", mine.success() >= ref.success()), ("p99", mine.p99_ms() < ref.p99_ms())]
+        pairs = [("success", mine.success() >= ref.success()),
+                 ("p99", mine.p99_ms() < ref.p99_ms())]
     worse = [name for name, ok in pairs if not ok]
     return "better" if not worse else "worse: " + ", ".join(worse)
 
@@ -665,7 +728,9 @@ def timelines(results: list[Result]) -> list[str]:
             continue
         cells = [f"{iv['t']:g}s {iv['ok'] / iv['sent'] * 100 if iv['sent'] else 0:.1f}%/"
                  f"{iv['p99_ms']:.0f}ms" for iv in r.load["timeline"]]
-        lines.append(f"- {r.scenario.key} / {r.proxy}: " + " ".join(cells))
+        other = ("" if r.foreign_cpu_pct is None
+                 else f" (other processes: {r.foreign_cpu_pct:.0f}% of the cores)")
+        lines.append(f"- {r.scenario.key} / {r.proxy}{other}: " + " ".join(cells))
     return lines
 
 
@@ -680,7 +745,8 @@ def environment(settings: Settings, cal: Calibration) -> list[str]:
            f"{settings.load_cpu}" if settings.proxy_cpu is not None else "NOT pinned")
     rev = command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return [
-        f"- host: {platform.node()}, {cpu_model}, {os.cpu_count()} CPUs, Linux {platform.release()}",
+        f"- host: {platform.node()}, {cpu_model}, {os.cpu_count()} CPUs, "
+        f"Linux {platform.release()}",
         f"- pinning: {pin}",
         f"- tools: {command_output(['haproxy', '-v'])}; rampart {settings.rampart} at git {rev}",
         f"- backends: 3 × gpu_backend, base latency {settings.base_latency_ms:g} ms, one request "
@@ -704,14 +770,22 @@ def report(results: list[Result], cal: Calibration, settings: Settings, elapsed:
     lines += environment(settings, cal)
     lines += [f"- load average before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}; "
               f"suite took {elapsed / 60:.1f} min", ""]
+    busy = [r for r in results if (r.foreign_cpu_pct or 0) > FOREIGN_CPU_WARN_PCT]
+    if busy:
+        worst = max(r.foreign_cpu_pct for r in busy)
+        lines += [f"Warning: the machine was not quiet: in {len(busy)} of {len(results)} runs "
+                  f"other processes used more than {FOREIGN_CPU_WARN_PCT:.0f}% of the cores (up "
+                  f"to {worst:.0f}%); latencies and failures there are skewed (rerun when idle).",
+                  ""]
     lines += main_table(results, cal, settings) + [""]
     over = overload_table(results, cal)
     if over:
         lines += ["Overload (offered load above the total healthy capacity):", ""] + over + [""]
-    lines += ["Targets (issue 4): success ≥ 99.9% after the learning period, p99 ≤ 2× the healthy "
-              "baseline (direct), upstream attempts ≤ (1 + budget ratio) × requests; overload: "
-              "goodput ≥ 90% of capacity, admitted p99 ≤ 2× unloaded p99, critical success ≥ 99%. "
-              "'vs HAProxy': success (overload: goodput) not lower and p99 lower.", ""]
+    lines += ["Targets (issue 4): success ≥ 99.9% after the learning period, p99 ≤ 2× the "
+              "healthy baseline (direct), upstream attempts ≤ (1 + budget ratio) × requests; "
+              "overload: goodput ≥ 90% of capacity, admitted p99 ≤ 2× unloaded p99, critical "
+              "success ≥ 99%. 'vs HAProxy': success (overload: goodput) not lower and p99 "
+              "lower.", ""]
     lines += ["Per-second success / p99 (all requests, by intended start):", ""]
     lines += timelines(results) + [""]
     return "\n".join(lines)
@@ -723,7 +797,8 @@ def report(results: list[Result], cal: Calibration, settings: Settings, elapsed:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line (see bench/README.md, "Resilience scenarios")."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--only-scenarios", help="comma-separated: " + ",".join(s.key for s in SCENARIOS))
+    p.add_argument("--only-scenarios",
+                   help="comma-separated: " + ",".join(s.key for s in SCENARIOS))
     p.add_argument("--only-proxies", help="comma-separated: " + ",".join(PROXIES))
     p.add_argument("--quick", action="store_true", help="smoke test: 10 s runs, 3 s learning")
     p.add_argument("--duration", type=float, default=25.0, help="seconds per run (25)")
@@ -801,10 +876,19 @@ def run_all(scenarios: list[Scenario], proxies: list[str], settings: Settings,
                 r = Result(scenario, name, unavailable=f"run failed: {e}"[:300])
             results.append(r)
             summary = r.unavailable or (f"success {r.success() * 100:.3f}%, p99 "
-                                        f"{r.p99_ms():.2f} ms, ok p99 {r.p99_ok_ms():.2f} ms")
+                                        f"{r.p99_ms():.2f} ms, ok p99 {r.p99_ok_ms():.2f} ms, "
+                                        f"other processes {r.foreign_cpu_pct or 0:.0f}% CPU")
             print(f"[{scenario.key} / {name}] {summary} ({time.monotonic() - started:.0f} s)",
                   file=sys.stderr)
     return results
+
+
+def keep_runs(workdir: Path, dest: Path) -> None:
+    """Copies every run's loadgen JSON, configs, logs and proxy snapshots (not
+    sockets) next to the report."""
+    if workdir.exists():
+        shutil.copytree(workdir, dest, ignore=shutil.ignore_patterns("*.sock", "*.pid"),
+                        dirs_exist_ok=True)
 
 
 def main(argv: list[str]) -> int:
@@ -823,27 +907,32 @@ def main(argv: list[str]) -> int:
                      "rampart_loadgen")
     procs = Processes()
     started, load_before = time.monotonic(), os.getloadavg()[0]
+    stamp = f"{datetime.datetime.now():%Y-%m-%d_%H%M%S}"
+    out = Path(args.out) if args.out else BENCH_DIR / "results" / f"scenarios_{stamp}.md"
     try:
         cal = calibrate(settings, procs)
         print(f"capacity {cal.capacity:.0f} req/s per backend; unloaded p99 "
               f"{cal.unloaded_p99_ms:.2f} ms", file=sys.stderr)
         results = run_all(scenarios, proxies, settings, procs, cal)
+    except RuntimeError as e:  # the calibration backend failed: nothing can be measured
+        print(f"calibration failed: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted; stopped every process this run started", file=sys.stderr)
         return 130
     finally:
         procs.stop_all()
+        keep_runs(workdir, out.with_suffix(""))
         if args.keep_tmp:
             print(f"kept configs, logs and loadgen JSON in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     text = report(results, cal, settings, time.monotonic() - started, load_before)
     print(text)
-    stamp = f"{datetime.datetime.now():%Y-%m-%d_%H%M%S}"
-    out = Path(args.out) if args.out else BENCH_DIR / "results" / f"scenarios_{stamp}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
-    print(f"results written to {out}")
+    print(f"results written to {out}; each run's loadgen JSON, configs and logs in "
+          f"{out.with_suffix('')}/")
     return 0
 
 
