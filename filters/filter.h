@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "policy/time.h"
+#include "proxy/event/buffer.h"
 #include "proxy/http/message.h"
 
 namespace rampart::filters {
@@ -43,6 +44,16 @@ class FilterCallbacks {
   virtual policy::TimePoint deadline() const = 0;
   // Adds a field to the request's access log line ("shed_reason": "queue_full").
   virtual void annotate(std::string_view key, std::string value) = 0;
+  // The request body received so far while the chain is stopped.
+  virtual const event::Buffer& bufferedBody() const = 0;
+  // Lets the chain hold up to `bytes` of body while stopped (default 1 MiB), before
+  // the client is paused; a filter that needs the whole body raises it.
+  virtual void setBodyBufferLimit(uint64_t bytes) = 0;
+  // Answers the request with a complete response (status, headers, body) and ends the chain.
+  virtual void sendResponse(int status, std::vector<std::pair<std::string, std::string>> headers,
+                            std::string body) = 0;
+  // The route's name (for metrics and logs).
+  virtual std::string_view routeName() const = 0;
 };
 
 class StreamFilter {
@@ -52,6 +63,9 @@ class StreamFilter {
   virtual void setCallbacks(FilterCallbacks& callbacks) = 0;
   // The request head; end_stream when there is no body.
   virtual FilterStatus decodeHeaders(http::RequestHead& head, bool end_stream) = 0;
+  // Body bytes for the filter that stopped the chain (only it sees them); the body is
+  // also kept in bufferedBody(). The filter calls continueDecoding() or answers when done.
+  virtual void decodeData(std::string_view data, bool end_stream) {}
   // The request is over (answered, failed, or abandoned). Called exactly once.
   virtual void onComplete(const RequestOutcome& outcome) = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "policy/admission_queue.h"
 #include "policy/backoff.h"
+#include "policy/batch_window.h"
 #include "policy/hedge_policy.h"
 #include "policy/outlier_detector.h"
 #include "policy/retry_budget.h"
@@ -147,6 +148,14 @@ struct SheddingConfig {
   policy::AdmissionConfig admission;
 };
 
+struct BatchingConfig {
+  bool enabled = false;
+  std::string format;                // kserve_v2 | tfserving | openai_embeddings
+  policy::BatchWindowConfig window;  // slo, max_batch_size, max_delay (nullopt = learned)
+  uint32_t max_queue;                // rows waiting across workers; more get 503
+  bool isolate_failures;             // bisect a failed batch to find the poison input
+};
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
@@ -155,6 +164,7 @@ struct RouteConfig {
   RetryConfig retry;
   HedgeConfig hedge;
   SheddingConfig load_shedding;
+  BatchingConfig batching;
 };
 
 struct Config {

@@ -226,6 +226,7 @@ RouteConfig readRoute(ErrorSink& sink, MapReader& m, const std::vector<ClusterCo
   r.retry = readRetry(sink, m);
   r.hedge = readHedge(sink, m);
   r.load_shedding = readShedding(sink, m);
+  r.batching = readBatching(sink, m);
   return r;
 }
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "filters/batching/codecs/batch_codec.h"
+
 namespace rampart::config {
 
 namespace {
@@ -213,6 +215,36 @@ SheddingConfig readShedding(ErrorSink& sink, MapReader& route) {
     requirePositive(sink, m, "max_queue_wait", s.admission.max_queue_wait);
   });
   return s;
+}
+
+BatchingConfig readBatching(ErrorSink& sink, MapReader& route) {
+  BatchingConfig b;
+  b.enabled = withOptionalMap(sink, route, "batching", [&](MapReader& m) {
+    b.format = m.string("format");
+    if (!b.format.empty() && !batching::parseFormat(b.format)) {
+      sink.error(m.markOf("format"),
+                 "'routes[].batching.format' must be kserve_v2, tfserving or "
+                 "openai_embeddings, not '" +
+                     b.format + "'");
+    }
+    b.window.max_batch_size = m.uint("max_batch_size");
+    if (b.window.max_batch_size < 1 || b.window.max_batch_size > 4096) {
+      sink.error(m.markOf("max_batch_size"), "'routes[].batching.max_batch_size' must be 1..4096");
+    }
+    YAML::Node delay = m.get("max_delay");
+    if (delay.IsScalar() && delay.Scalar() == "learned") {
+      b.window.max_delay.reset();
+    } else if (auto d = readDuration(sink, delay, "routes[].batching.max_delay")) {
+      b.window.max_delay = *d;
+    }
+    b.window.slo = m.duration("slo");
+    requirePositive(sink, m, "slo", b.window.slo);
+    b.max_queue = m.uint("max_queue");
+    if (b.max_queue == 0)
+      sink.error(m.markOf("max_queue"), "'routes[].batching.max_queue' must be at least 1");
+    b.isolate_failures = m.boolean("isolate_failures");
+  });
+  return b;
 }
 
 }  // namespace rampart::config

@@ -13,5 +13,6 @@ OutlierDetectionConfig readOutlierDetection(ErrorSink& sink, MapReader& cluster)
 RetryConfig readRetry(ErrorSink& sink, MapReader& route);
 HedgeConfig readHedge(ErrorSink& sink, MapReader& route);
 SheddingConfig readShedding(ErrorSink& sink, MapReader& route);
+BatchingConfig readBatching(ErrorSink& sink, MapReader& route);
 
 }  // namespace rampart::config

@@ -148,6 +148,19 @@ const std::vector<SchemaKey>& configSchema() {
        "Header with critical | normal | sheddable (also high/low/batch)."},
       {"routes[].load_shedding.shadow", "bool", "false", false,
        "Count what would be shed, shed nothing."},
+      {"routes[].batching", "map", "", false,
+       "Merge single inference calls into batched upstream calls (absent = none)."},
+      {"routes[].batching.format", "string", "", true,
+       "kserve_v2 | tfserving | openai_embeddings: how requests are merged and split."},
+      {"routes[].batching.max_batch_size", "uint", "32", false, "Rows per upstream call at most."},
+      {"routes[].batching.max_delay", "duration|learned", "learned", false,
+       "How long a batch may wait to fill: learned from the backend's cost curve, or fixed."},
+      {"routes[].batching.slo", "duration", "100ms", false,
+       "Latency target (wait + service, p99) the learned window keeps."},
+      {"routes[].batching.max_queue", "uint", "1024", false,
+       "Rows waiting to be batched (all workers); more are refused with 503."},
+      {"routes[].batching.isolate_failures", "bool", "true", false,
+       "When a batch fails, split it and retry the halves so healthy members still succeed."},
   };
   return keys;
 }

@@ -9,9 +9,6 @@
 namespace rampart::router {
 
 namespace {
-// Request body held while filters hold the request; beyond it the client is paused.
-constexpr size_t kMaxHeldBody = 1024 * 1024;
-
 std::string_view endpointText(upstream::UpstreamCluster* cluster, size_t endpoint) {
   return cluster->config().endpoints[endpoint].text;
 }
@@ -105,11 +102,14 @@ void ActiveRequest::computeDeadline() {
 void ActiveRequest::runFilters() {
   while (next_filter_ < filters_.size()) {
     filters::StreamFilter& filter = *filters_[next_filter_++];
+    stopped_filter_ = &filter;
     if (filter.decodeHeaders(head_, request_complete_) == filters::FilterStatus::StopIteration) {
       return;
     }
+    stopped_filter_ = nullptr;
     if (response_started_) return;
   }
+  stopped_filter_ = nullptr;
   if (!response_started_ && !routing_started_) startRouting();
 }
 
@@ -145,9 +145,15 @@ void ActiveRequest::decodeData(std::string_view data, bool end_stream) {
   }
   if (!routing_started_) {
     held_body_.add(data);
-    if (held_body_.length() > kMaxHeldBody && !held_blocked_) {
+    if (held_body_.length() > held_limit_ && !held_blocked_) {
       held_blocked_ = true;
       updateDownstreamRead();
+    }
+    if (stopped_filter_) {
+      if (end_stream) request_complete_ = true;
+      // The filter holding the chain sees the body; it resumes the chain itself when done.
+      stopped_filter_->decodeData(data, end_stream);
+      return;
     }
   } else if (!attempts_.empty()) {
     // Before the request is complete there is at most one attempt.
@@ -521,6 +527,34 @@ void ActiveRequest::sendLocalReply(int status, std::string_view code, std::strin
   head.headers.add("content-type", "application/json");
   if (!request_id_.empty()) head.headers.add("x-request-id", request_id_);
   for (const auto& [name, value] : headers) head.headers.add(name, value);
+  head.content_length = body.size();
+  finish();
+  event::Buffer data;
+  data.add(body);
+  encoder_.encodeHeaders(head, false);
+  encoder_.encodeData(data, true);
+}
+
+std::string_view ActiveRequest::routeName() const {
+  return runtime_ ? std::string_view(runtime_->config().name) : std::string_view();
+}
+
+void ActiveRequest::sendResponse(int status,
+                                 std::vector<std::pair<std::string, std::string>> headers,
+                                 std::string body) {
+  deadline_timer_.disable();
+  hedge_timer_.disable();
+  retry_timer_.disable();
+  continue_timer_.disable();
+  cancelAttempts(nullptr);
+  if (response_started_) return;
+  response_started_ = true;
+  response_complete_ = true;
+  response_status_ = status;
+  http::ResponseHead head;
+  head.status = status;
+  for (auto& [name, value] : headers) head.headers.add(name, value);
+  if (!head.headers.get("x-request-id")) head.headers.add("x-request-id", request_id_);
   head.content_length = body.size();
   finish();
   event::Buffer data;

@@ -50,6 +50,11 @@ class ActiveRequest final : public AttemptOwner,
                       std::vector<std::pair<std::string, std::string>> headers = {}) override;
   policy::TimePoint deadline() const override { return deadline_; }
   void annotate(std::string_view key, std::string value) override;
+  const event::Buffer& bufferedBody() const override { return held_body_; }
+  void setBodyBufferLimit(uint64_t bytes) override { held_limit_ = bytes; }
+  void sendResponse(int status, std::vector<std::pair<std::string, std::string>> headers,
+                    std::string body) override;
+  std::string_view routeName() const override;
 
   // AttemptOwner
   void onAttemptHeaders(UpstreamAttempt& attempt, http::ResponseHead& head,
@@ -103,6 +108,8 @@ class ActiveRequest final : public AttemptOwner,
   upstream::UpstreamCluster* cluster_ = nullptr;
   std::vector<std::unique_ptr<filters::StreamFilter>> filters_;
   size_t next_filter_ = 0;
+  filters::StreamFilter* stopped_filter_ = nullptr;  // the filter holding the chain
+  uint64_t held_limit_ = 1024 * 1024;
 
   std::vector<std::unique_ptr<UpstreamAttempt>> attempts_;  // live attempts
   UpstreamAttempt* committed_ = nullptr;

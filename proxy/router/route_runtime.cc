@@ -14,7 +14,8 @@ policy::RetryBudgetConfig shareOf(policy::RetryBudgetConfig config, uint32_t wor
 }  // namespace
 
 RouteRuntime::RouteRuntime(event::Dispatcher& dispatcher, const config::RouteConfig& config,
-                           stats::RouteStats& stats, uint32_t workers)
+                           stats::RouteStats& stats, uint32_t workers,
+                           filters::BatchSubmitter* batcher, uint64_t max_body_bytes)
     : config_(config),
       stats_(stats),
       sketch_(10s, 10),
@@ -31,6 +32,10 @@ RouteRuntime::RouteRuntime(event::Dispatcher& dispatcher, const config::RouteCon
   if (config.load_shedding.enabled) {
     shedding_ = std::make_unique<filters::LoadSheddingFilterFactory>(dispatcher,
                                                                      config.load_shedding, stats);
+  }
+  if (batcher) {
+    batching_ = std::make_unique<filters::BatchingFilterFactory>(*batcher, dispatcher, stats,
+                                                                 max_body_bytes);
   }
   stats_.timeout_microseconds.set(attempt_timeout_.count() / 1000);
   if (hedge_) stats_.hedge_delay_microseconds.set(hedge_delay_.count() / 1000);
@@ -57,7 +62,9 @@ filters::AdmissionController* RouteRuntime::admission() {
 
 std::vector<std::unique_ptr<filters::StreamFilter>> RouteRuntime::createFilters() {
   std::vector<std::unique_ptr<filters::StreamFilter>> chain;
+  // Admission first: a shed request never waits for a batch.
   if (shedding_) chain.push_back(shedding_->create());
+  if (batching_) chain.push_back(batching_->create());
   return chain;
 }
 

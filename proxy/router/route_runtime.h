@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "filters/batching/batching_filter.h"
 #include "filters/filter.h"
 #include "filters/load_shedding/load_shedding_filter.h"
 #include "policy/backoff.h"
@@ -22,8 +23,10 @@ namespace rampart::router {
 
 class RouteRuntime {
  public:
+  // `batcher` is the route's shared batcher when the route batches (else null).
   RouteRuntime(event::Dispatcher& dispatcher, const config::RouteConfig& config,
-               stats::RouteStats& stats, uint32_t workers);
+               stats::RouteStats& stats, uint32_t workers, filters::BatchSubmitter* batcher,
+               uint64_t max_body_bytes);
 
   const config::RouteConfig& config() const { return config_; }
   stats::RouteStats& stats() { return stats_; }
@@ -65,6 +68,7 @@ class RouteRuntime {
   std::optional<policy::HedgePolicy> hedge_;
   policy::Backoff backoff_;
   std::unique_ptr<filters::LoadSheddingFilterFactory> shedding_;
+  std::unique_ptr<filters::BatchingFilterFactory> batching_;
 };
 
 }  // namespace rampart::router

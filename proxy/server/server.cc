@@ -14,12 +14,15 @@ Server::Server(config::ConfigPtr config) : config_(std::move(config)) {
   std::vector<size_t> endpoints_per_cluster;
   for (const auto& cluster : config_->clusters)
     endpoints_per_cluster.push_back(cluster.endpoints.size());
-  for (uint32_t i = 0; i < config_->workers; ++i) {
+  // One stats block per worker, and one for the batching thread.
+  for (uint32_t i = 0; i <= config_->workers; ++i) {
     stats_.push_back(std::make_unique<stats::WorkerStats>(
         config_->listeners.size(), endpoints_per_cluster, clusters_per_route));
   }
   connection_counts_ = std::make_unique<ListenerConnectionCounts>(config_->listeners.size());
   health_ = std::make_unique<upstream::HealthState>(*config_);
+  batch_engine_ =
+      std::make_unique<batching_engine::BatchEngine>(config_, *stats_.back(), health_.get());
 }
 
 Server::~Server() {
@@ -69,9 +72,13 @@ int Server::run() {
   }
   log::info("admin listening", {{"address", admin_->address().toString()}});
 
+  std::vector<filters::BatchSubmitter*> batchers;
+  for (size_t r = 0; r < config_->routes.size(); ++r)
+    batchers.push_back(batch_engine_->submitter(r));
+  batch_engine_->start();
   for (uint32_t i = 0; i < config_->workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, config_, std::move(fds[i]), *stats_[i],
-                                                *connection_counts_, health_.get()));
+                                                *connection_counts_, health_.get(), batchers));
   }
   health_checker_ = std::make_unique<upstream::HealthChecker>(dispatcher_, config_, *health_);
   health_checker_->start();
@@ -80,7 +87,11 @@ int Server::run() {
   policy_controller_ =
       std::make_unique<PolicyController>(dispatcher_, config_, worker_views, health_checker_.get());
   policy_controller_->start(std::chrono::seconds(1));
-  admin_->setPoliciesSource([this] { return policy_controller_->explain(); });
+  admin_->setPoliciesSource([this] {
+    nlohmann::json view = policy_controller_->explain();
+    if (batch_engine_->active()) view["batching"] = batch_engine_->explain();
+    return view;
+  });
   workers_running_ = workers_.size();
   for (auto& worker : workers_) {
     worker->start([this] { dispatcher_.post([this] { onWorkerExited(); }); });
@@ -116,7 +127,10 @@ void Server::beginDrain() {
 }
 
 void Server::onWorkerExited() {
-  if (--workers_running_ == 0) dispatcher_.exit();
+  if (--workers_running_ > 0) return;
+  // Every request is answered; the batching thread has nothing left to wait for.
+  batch_engine_->stop();
+  dispatcher_.exit();
 }
 
 }  // namespace rampart::server

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proxy/admin/admin_server.h"
+#include "proxy/batching/batch_engine.h"
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/signal.h"
@@ -34,6 +35,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<upstream::HealthState> health_;
   std::unique_ptr<upstream::HealthChecker> health_checker_;
+  std::unique_ptr<batching_engine::BatchEngine> batch_engine_;
   std::unique_ptr<PolicyController> policy_controller_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::vector<std::unique_ptr<event::SignalEvent>> signals_;

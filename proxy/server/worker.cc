@@ -11,13 +11,14 @@ namespace rampart::server {
 
 Worker::Worker(uint32_t index, config::ConfigPtr config, std::vector<int> listen_fds,
                stats::WorkerStats& stats, ListenerConnectionCounts& counts,
-               const upstream::HealthState* health)
+               const upstream::HealthState* health, std::vector<filters::BatchSubmitter*> batchers)
     : index_(index),
       config_(std::move(config)),
       listen_fds_(std::move(listen_fds)),
       stats_(stats),
       counts_(counts),
-      health_(health) {}
+      health_(health),
+      batchers_(std::move(batchers)) {}
 
 Worker::~Worker() {
   join();
@@ -36,7 +37,8 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  context_ = std::make_unique<WorkerContext>(dispatcher_, config_, stats_, index_, health_);
+  context_ =
+      std::make_unique<WorkerContext>(dispatcher_, config_, stats_, index_, health_, batchers_);
   for (size_t i = 0; i < listen_fds_.size(); ++i) {
     const int fd = std::exchange(listen_fds_[i], -1);
     listeners_.push_back(std::make_unique<event::Listener>(

@@ -28,7 +28,7 @@ class Worker final : public downstream::ConnectionOwner {
   // `listen_fds[i]` is this worker's socket for config->listeners[i]; ownership moves in.
   Worker(uint32_t index, config::ConfigPtr config, std::vector<int> listen_fds,
          stats::WorkerStats& stats, ListenerConnectionCounts& counts,
-         const upstream::HealthState* health);
+         const upstream::HealthState* health, std::vector<filters::BatchSubmitter*> batchers);
   ~Worker() override;
 
   // Starts the thread; `on_exit` runs on the worker thread after its loop ends.
@@ -58,6 +58,7 @@ class Worker final : public downstream::ConnectionOwner {
   stats::WorkerStats& stats_;
   ListenerConnectionCounts& counts_;
   const upstream::HealthState* health_;
+  std::vector<filters::BatchSubmitter*> batchers_;
   event::Dispatcher dispatcher_;
   std::thread thread_;
   std::function<void()> on_exit_;

@@ -19,7 +19,8 @@ namespace rampart::server {
 
 struct WorkerContext {
   WorkerContext(event::Dispatcher& d, config::ConfigPtr c, stats::WorkerStats& s, uint32_t index,
-                const upstream::HealthState* health)
+                const upstream::HealthState* health,
+                const std::vector<filters::BatchSubmitter*>& batchers)
       : dispatcher(d),
         config(c),
         routes(c),
@@ -32,7 +33,8 @@ struct WorkerContext {
     }
     for (size_t i = 0; i < config->routes.size(); ++i) {
       route_runtimes.push_back(std::make_unique<router::RouteRuntime>(
-          dispatcher, config->routes[i], stats.routes[i], config->workers));
+          dispatcher, config->routes[i], stats.routes[i], config->workers,
+          i < batchers.size() ? batchers[i] : nullptr, config->limits.max_body_bytes));
     }
   }
 

@@ -12,6 +12,13 @@ void Histogram::observe(policy::Duration d) {
   sum_us_.inc(static_cast<uint64_t>(std::max<int64_t>(0, d.count() / 1000)));
 }
 
+void SizeHistogram::observe(uint64_t rows) {
+  const auto it = std::lower_bound(kBounds.begin(), kBounds.end(), static_cast<double>(rows));
+  buckets_[static_cast<size_t>(it - kBounds.begin())].inc();
+  count_.inc();
+  sum_.inc(rows);
+}
+
 WorkerStats::WorkerStats(size_t listener_count, const std::vector<size_t>& endpoints_per_cluster,
                          const std::vector<size_t>& clusters_per_route)
     : listeners(listener_count) {

@@ -59,6 +59,21 @@ class Histogram {
   Counter sum_us_;
 };
 
+// A histogram of batch sizes (rows), one writer thread.
+class SizeHistogram {
+ public:
+  static constexpr std::array<double, 11> kBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+  void observe(uint64_t rows);
+  uint64_t bucket(size_t i) const { return buckets_[i].value(); }
+  uint64_t count() const { return count_.value(); }
+  double sum() const { return static_cast<double>(sum_.value()); }
+
+ private:
+  std::array<Counter, kBounds.size() + 1> buckets_;
+  Counter count_;
+  Counter sum_;
+};
+
 // Listener metrics: NAME, HELP.
 #define RAMPART_LISTENER_COUNTERS(X)                                                             \
   X(downstream_connections_total, "Downstream connections accepted")                             \
@@ -97,22 +112,34 @@ class Histogram {
   X(endpoint_peak_ewma_microseconds, "Peak-EWMA latency estimate used by p2c_ewma")
 
 // Per-route policy decisions (labels: route).
-#define RAMPART_ROUTE_COUNTERS(X)                                                           \
-  X(retries_total, "Retries sent")                                                          \
-  X(retries_budget_exhausted_total, "Retries refused by the retry budget")                  \
-  X(retries_attempts_exhausted_total, "Failures left unretried: every attempt was used")    \
-  X(retries_deadline_exceeded_total, "Retries not sent because the deadline was too close") \
-  X(attempt_timeouts_total, "Attempts that hit the per-attempt timeout")                    \
-  X(hedges_total, "Hedged (backup) attempts sent")                                          \
-  X(hedges_won_total, "Requests answered by a hedged attempt")                              \
-  X(hedges_budget_exhausted_total, "Hedges refused by the hedge budget")                    \
-  X(hedges_shadow_total, "Hedges a shadow policy would have sent")                          \
-  X(deadline_exceeded_total, "Requests answered 504 when their deadline passed")            \
-  X(shed_total, "Requests refused by load shedding (503)")                                  \
-  X(shed_shadow_total, "Requests a shadow load shedder would have refused")                 \
-  X(shed_critical_total, "Critical-priority requests refused by load shedding")             \
-  X(shed_sheddable_total, "Sheddable-priority requests refused by load shedding")           \
-  X(admission_queued_total, "Requests that waited in the admission queue")
+#define RAMPART_ROUTE_COUNTERS(X)                                                               \
+  X(retries_total, "Retries sent")                                                              \
+  X(retries_budget_exhausted_total, "Retries refused by the retry budget")                      \
+  X(retries_attempts_exhausted_total, "Failures left unretried: every attempt was used")        \
+  X(retries_deadline_exceeded_total, "Retries not sent because the deadline was too close")     \
+  X(attempt_timeouts_total, "Attempts that hit the per-attempt timeout")                        \
+  X(hedges_total, "Hedged (backup) attempts sent")                                              \
+  X(hedges_won_total, "Requests answered by a hedged attempt")                                  \
+  X(hedges_budget_exhausted_total, "Hedges refused by the hedge budget")                        \
+  X(hedges_shadow_total, "Hedges a shadow policy would have sent")                              \
+  X(deadline_exceeded_total, "Requests answered 504 when their deadline passed")                \
+  X(shed_total, "Requests refused by load shedding (503)")                                      \
+  X(shed_shadow_total, "Requests a shadow load shedder would have refused")                     \
+  X(shed_critical_total, "Critical-priority requests refused by load shedding")                 \
+  X(shed_sheddable_total, "Sheddable-priority requests refused by load shedding")               \
+  X(admission_queued_total, "Requests that waited in the admission queue")                      \
+  X(batched_requests_total, "Requests answered through an upstream batch")                      \
+  X(batch_passthrough_total, "Requests on a batching route forwarded unbatched")                \
+  X(batches_total, "Batched upstream calls sent")                                               \
+  X(batch_dispatch_full_total, "Batches sent because they reached the size cap")                \
+  X(batch_dispatch_window_total, "Batches sent because the window expired")                     \
+  X(batch_dispatch_idle_total, "Batches sent at once to an idle backend")                       \
+  X(batch_dispatch_deadline_total, "Batches sent early to meet a deadline")                     \
+  X(batch_failures_total, "Batched calls that failed as a whole")                               \
+  X(batch_isolations_total, "Failed batches split in halves to find the poison input")          \
+  X(batch_refused_total, "Requests refused before batching: queue full or deadline unmeetable") \
+  X(batch_expired_total, "Requests whose deadline passed while waiting for a batch")            \
+  X(batch_cancelled_total, "Requests removed from a pending batch because the client left")
 #define RAMPART_ROUTE_GAUGES(X)                                                  \
   X(timeout_microseconds, "The per-attempt timeout in force (learned or fixed)") \
   X(hedge_delay_microseconds, "The hedge delay in force (learned or fixed)")     \
@@ -154,6 +181,8 @@ struct RouteStats {
   // One entry per route cluster, plus a last one for answers given before a cluster was chosen.
   std::vector<StatusClassCounters> responses;
   Histogram request_duration;  // request head received → response finished
+  SizeHistogram batch_size;    // rows per batched upstream call
+  Histogram batch_queue_wait;  // time a request waited for its batch to be sent
 };
 
 // All metrics of one worker for one config generation. Layout mirrors the config:
