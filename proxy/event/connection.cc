@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "proxy/tls/tls_transport.h"
+
 namespace rampart::event {
 
 namespace {
@@ -52,6 +54,27 @@ std::unique_ptr<BufferedConnection> BufferedConnection::adopt(Dispatcher& dispat
   return std::unique_ptr<BufferedConnection>(new BufferedConnection(dispatcher, fd, false));
 }
 
+std::unique_ptr<BufferedConnection> BufferedConnection::adoptTls(
+    Dispatcher& dispatcher, int fd, std::shared_ptr<tls::TlsContext> context) {
+  auto connection = adopt(dispatcher, fd);
+  connection->tls_ = tls::TlsTransport::server(std::move(context));
+  return connection;
+}
+
+std::unique_ptr<BufferedConnection> BufferedConnection::connectTls(
+    Dispatcher& dispatcher, const SocketAddress& address, std::shared_ptr<tls::TlsContext> context,
+    std::string_view server_name) {
+  std::string name(server_name);
+  if (name.empty()) name = context->serverName();
+  if (name.empty()) name = address.hostString();  // verified against an IP SAN
+  // Sessions resume per server name and endpoint: another endpoint may not know our ticket.
+  std::string session_key = name + "@" + address.toString();
+  auto connection = connect(dispatcher, address);
+  connection->tls_ = tls::TlsTransport::client(std::move(context), name, std::move(session_key));
+  connection->tls_client_ = true;
+  return connection;
+}
+
 std::unique_ptr<BufferedConnection> BufferedConnection::connect(Dispatcher& dispatcher,
                                                                 const SocketAddress& address) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -83,6 +106,18 @@ void BufferedConnection::write(Buffer& data) {
   scheduleFlush();
 }
 
+size_t BufferedConnection::pendingOutput() const {
+  return output_.length() + (tls_ ? tls_->wireOut().length() : 0);
+}
+
+Buffer& BufferedConnection::wireIn() {
+  return tls_ ? tls_->wireIn() : input_;
+}
+
+Buffer& BufferedConnection::wireOut() {
+  return tls_ ? tls_->wireOut() : output_;
+}
+
 void BufferedConnection::scheduleFlush() {
   // While waiting for writability the write event does the flushing.
   if (flush_scheduled_ || write_armed_ || connecting_) return;
@@ -90,12 +125,25 @@ void BufferedConnection::scheduleFlush() {
   dispatcher_.scheduleFlush(this);
 }
 
+bool BufferedConnection::encryptOutput() {
+  // Before the handshake completes, plaintext waits in output_.
+  if (!tls_->handshakeComplete()) return true;
+  if (!output_.empty() && !tls_->encrypt(output_)) return false;
+  if (shutdown_pending_ && output_.empty()) tls_->shutdown();
+  return true;
+}
+
 void BufferedConnection::flush() {
   flush_scheduled_ = false;
   if (fd_ < 0 || connecting_) return;
+  if (tls_ && !encryptOutput()) {
+    fail(CloseReason::Error);
+    return;
+  }
+  Buffer& wire = wireOut();
   bool wrote = false;
-  while (!output_.empty()) {
-    const int n = evbuffer_write(output_.raw(), fd_);
+  while (!wire.empty()) {
+    const int n = evbuffer_write(wire.raw(), fd_);
     if (n > 0) {
       wrote = true;
       continue;
@@ -104,18 +152,19 @@ void BufferedConnection::flush() {
     fail(CloseReason::Error);
     return;
   }
-  if (!output_.empty() && !write_armed_) {
+  if (!wire.empty() && !write_armed_) {
     event_add(write_event_.get(), nullptr);
     write_armed_ = true;
-  } else if (output_.empty() && write_armed_) {
+  } else if (wire.empty() && write_armed_) {
     event_del(write_event_.get());
     write_armed_ = false;
   }
-  if (output_.empty() && shutdown_pending_) {
+  // Under TLS, plaintext still waiting for the handshake keeps the FIN back.
+  if (wire.empty() && output_.empty() && shutdown_pending_) {
     shutdown_pending_ = false;
     ::shutdown(fd_, SHUT_WR);
   }
-  if (wrote && output_.length() <= write_low_watermark_ && callbacks_) callbacks_->onWriteDrained();
+  if (wrote && pendingOutput() <= write_low_watermark_ && callbacks_) callbacks_->onWriteDrained();
 }
 
 void BufferedConnection::enableRead(bool enable) {
@@ -145,15 +194,16 @@ void BufferedConnection::onWritableCb(int, short, void* arg) {
 }
 
 void BufferedConnection::onReadable() {
+  Buffer& target = wireIn();
   evbuffer_iovec vec[2];
-  const int nvec = evbuffer_reserve_space(input_.raw(), kReadChunk, vec, 2);
+  const int nvec = evbuffer_reserve_space(target.raw(), kReadChunk, vec, 2);
   if (nvec <= 0) {
     fail(CloseReason::Error);
     return;
   }
   const ssize_t n = ::readv(fd_, reinterpret_cast<iovec*>(vec), nvec);
   if (n < 0) {
-    evbuffer_commit_space(input_.raw(), vec, 0);
+    evbuffer_commit_space(target.raw(), vec, 0);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     fail(CloseReason::Error);
     return;
@@ -165,15 +215,59 @@ void BufferedConnection::onReadable() {
     if (vec[i].iov_len > remaining) vec[i].iov_len = remaining;
     remaining -= vec[i].iov_len;
   }
-  evbuffer_commit_space(input_.raw(), vec, used);
+  evbuffer_commit_space(target.raw(), vec, used);
   if (n == 0) {
     peer_eof_ = true;
     updateReadInterest();
+    if (tls_) {
+      // The session ends with the socket: report it as close_notify, truncation or a
+      // handshake cut short, after whatever plaintext is left.
+      tls_->setEof();
+      if (!processTlsInput()) return;
+    }
     if (callbacks_) callbacks_->onClose(CloseReason::RemoteClose);
     return;
   }
-  if (callbacks_) callbacks_->onRead();
+  if (tls_ && !processTlsInput()) return;
+  if (!tls_ && callbacks_) callbacks_->onRead();
   updateReadInterest();
+}
+
+bool BufferedConnection::processTlsInput() {
+  const size_t before = input_.length();
+  bool handshake_done = false;
+  const auto status = tls_->onWireInput(input_, handshake_done);
+  if (status == tls::TlsTransport::Status::HandshakeFailed) {
+    // Best effort: let the peer see the alert (unknown CA, bad certificate) before we go.
+    // send() rather than writev: a peer that already left must not raise SIGPIPE.
+    tls_->wireOut().forEachChunk([this](std::string_view chunk) {
+      return ::send(fd_, chunk.data(), chunk.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+             static_cast<ssize_t>(chunk.size());
+    });
+    fail(CloseReason::TlsHandshakeFailed);
+    return false;
+  }
+  if (status == tls::TlsTransport::Status::Failed) {
+    fail(CloseReason::Error);
+    return false;
+  }
+  // Handshake records, session tickets, key updates: write them this loop pass.
+  if (!tls_->wireOut().empty() || (handshake_done && !output_.empty())) scheduleFlush();
+  if (handshake_done && tls_client_ && callbacks_) {
+    callbacks_->onConnected();
+    if (fd_ < 0) return false;
+  }
+  if (input_.length() > before && callbacks_) {
+    callbacks_->onRead();
+    if (fd_ < 0) return false;
+  }
+  if (status == tls::TlsTransport::Status::Closed) {
+    peer_eof_ = true;
+    updateReadInterest();
+    if (callbacks_) callbacks_->onClose(CloseReason::RemoteClose);
+    return false;
+  }
+  return true;
 }
 
 void BufferedConnection::onWritable() {
@@ -193,6 +287,15 @@ void BufferedConnection::onWritable() {
     event_del(write_event_.get());
     write_armed_ = false;
     updateReadInterest();
+    if (tls_) {
+      // TCP is up; the owner hears onConnected() once the handshake is done.
+      if (tls_->startHandshake() != tls::TlsTransport::Status::Ok) {
+        fail(CloseReason::TlsHandshakeFailed);
+        return;
+      }
+      flush();
+      return;
+    }
     if (callbacks_) callbacks_->onConnected();
     if (fd_ >= 0 && !output_.empty()) scheduleFlush();
     return;
@@ -208,6 +311,7 @@ void BufferedConnection::fail(CloseReason reason) {
   peer_eof_ = true;
   connecting_ = false;
   output_.drain(output_.length());
+  if (tls_) tls_->wireOut().drain(tls_->wireOut().length());
   if (callbacks_) callbacks_->onClose(reason);
 }
 
@@ -229,11 +333,34 @@ void BufferedConnection::abort() {
 
 void BufferedConnection::shutdownWrite() {
   if (fd_ < 0) return;
-  if (output_.empty()) {
+  if (!tls_ && output_.empty()) {
     ::shutdown(fd_, SHUT_WR);
-  } else {
-    shutdown_pending_ = true;
+    return;
   }
+  // TLS sends close_notify first; flush() sends the FIN once everything is out.
+  shutdown_pending_ = true;
+  scheduleFlush();
+}
+
+bool BufferedConnection::handshakeComplete() const {
+  return !tls_ || tls_->handshakeComplete();
+}
+
+std::string_view BufferedConnection::alpn() const {
+  return tls_ ? tls_->alpn() : std::string_view();
+}
+
+std::optional<std::string> BufferedConnection::peerIdentity() const {
+  if (!tls_ || !tls_->handshakeComplete()) return std::nullopt;
+  return tls_->peerIdentity();
+}
+
+bool BufferedConnection::tlsSessionReused() const {
+  return tls_ && tls_->sessionReused();
+}
+
+std::string_view BufferedConnection::tlsError() const {
+  return tls_ ? std::string_view(tls_->error()) : std::string_view();
 }
 
 }  // namespace rampart::event

@@ -46,6 +46,13 @@ std::optional<std::string> loadCertificateAndKey(SSL_CTX* ctx, const std::string
     return "cannot load certificate " + cert + ": " + takeOpenSslError();
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the pair while loading: name that failure plainly.
+    const unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 && (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                                           ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
+      takeOpenSslError();
+      return "key " + key + " does not match certificate " + cert;
+    }
     return "cannot load key " + key + ": " + takeOpenSslError();
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -80,8 +87,8 @@ SslCtxPtr newContext() {
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   // Renegotiation is a CPU-exhaustion lever for clients and HTTP/2 forbids it anyway;
   // an EOF without close_notify is a normal close (HTTP framing catches truncation).
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_options(
+      ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   // Idle connections give their read/write buffers back.
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_default_passwd_cb(ctx.get(), &noPassphrase);
@@ -119,14 +126,15 @@ TlsContextResult TlsContext::makeServer(const ServerTlsConfig& config) {
     return {nullptr, *e};
   }
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Resumption by stateless tickets only: no per-client memory, no cache lock.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   if (!config.client_ca_file.empty()) {
     if (auto e = loadCa(ctx, config.client_ca_file)) return {nullptr, *e};
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
     if (!names) {
-      return {nullptr, "cannot read CA names from " + config.client_ca_file + ": " +
-                           takeOpenSslError()};
+      return {nullptr,
+              "cannot read CA names from " + config.client_ca_file + ": " + takeOpenSslError()};
     }
     SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
@@ -230,9 +238,11 @@ SslPtr TlsContext::newClientSsl(std::string_view server_name, const std::string&
 int TlsContext::newSessionCb(SSL* ssl, SSL_SESSION* session) {
   auto* self = static_cast<TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   const auto* key = static_cast<const std::string*>(SSL_get_app_data(ssl));
-  if (!self || !key) return 0;  // not ours to keep: OpenSSL frees it
-  self->storeSession(*key, session);
-  return 1;
+  if (!self || !key) return 0;
+  // Keep a copy: OpenSSL marks the live session unresumable when the connection ends
+  // without close_notify (idle close, abort), which RFC 5246 7.2.1 no longer requires.
+  if (SSL_SESSION* copy = SSL_SESSION_dup(session)) self->storeSession(*key, copy);
+  return 0;  // OpenSSL keeps (and frees) its own reference
 }
 
 void TlsContext::storeSession(const std::string& key, SSL_SESSION* session) {
@@ -257,8 +267,8 @@ std::optional<std::string> peerIdentity(const SSL* ssl) {
   if (!ssl) return std::nullopt;
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names) {
     std::optional<std::string> uri;
     for (int i = 0; i < sk_GENERAL_NAME_num(names) && !uri; ++i) {

@@ -96,7 +96,8 @@ class TlsContext {
   // under `session_key` if any. Null only when OpenSSL is out of memory.
   SslPtr newClientSsl(std::string_view server_name, const std::string& session_key);
 
-  // Client session cache: remembers `session` (taking the reference) under `key`.
+  // Client session cache: remembers `session` (taking the reference) under `key`,
+  // replacing the previous one, evicting the least recently stored past 1024.
   void storeSession(const std::string& key, SSL_SESSION* session);
   // Number of cached client sessions.
   size_t cachedSessions() const;

@@ -78,8 +78,7 @@ BIO_METHOD* TlsTransport::bioMethod() {
 
 // ---- construction -------------------------------------------------------------------
 
-TlsTransport::TlsTransport(std::shared_ptr<TlsContext> context, SslPtr ssl,
-                           std::string session_key)
+TlsTransport::TlsTransport(std::shared_ptr<TlsContext> context, SslPtr ssl, std::string session_key)
     : context_(std::move(context)), session_key_(std::move(session_key)), ssl_(std::move(ssl)) {
   BIO_METHOD* method = bioMethod();
   BIO* bio = method ? BIO_new(method) : nullptr;
