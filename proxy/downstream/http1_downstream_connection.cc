@@ -342,12 +342,16 @@ void Http1DownstreamConnection::finishClose() {
 
 void Http1DownstreamConnection::onClose(event::CloseReason reason) {
   if (closed_) return;
-  if (reason == event::CloseReason::RemoteClose && !lingering_ && request_ && request_received_ &&
-      !request_->responseComplete()) {
-    // The client half-closed after sending its request: answer, then close.
+  if (reason == event::CloseReason::RemoteClose && request_ && request_->responseComplete() &&
+      !lingering_) {
+    // The response is written (maybe still flushing): let it drain, then close.
     peer_closed_ = true;
+    closeAfterFlush();
     return;
   }
+  // EOF with a request in flight is an abort, as in nginx: a half-closing client is
+  // indistinguishable from one that left, and work for a departed client (a batch
+  // slot, an upstream connection) is released at once.
   close();
 }
 
