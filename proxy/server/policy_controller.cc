@@ -77,6 +77,7 @@ void PolicyController::onReport(uint64_t generation, std::shared_ptr<WorkerPolic
   pending_.push_back(std::move(report));
   if (pending_.size() < workers_.size()) return;
   latest_ = pending_;
+  ++completed_;
   learn();
 }
 
@@ -233,7 +234,8 @@ nlohmann::json PolicyController::explain() const {
                                    : "off"},
          {"endpoints", std::move(endpoints)}});
   }
-  return {{"generation", generation_}, {"routes", routes}, {"clusters", clusters}};
+  // "generation": complete rounds of worker reports behind this view (0: none yet).
+  return {{"generation", completed_}, {"routes", routes}, {"clusters", clusters}};
 }
 
 }  // namespace rampart::server

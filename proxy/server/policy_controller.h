@@ -47,6 +47,7 @@ class PolicyController {
   policy::Duration interval_{};
   bool stopped_ = false;
   uint64_t generation_ = 0;
+  uint64_t completed_ = 0;  // rounds with a report from every worker
   std::vector<std::shared_ptr<WorkerPolicyReport>> pending_;  // this generation's reports
   std::vector<std::shared_ptr<WorkerPolicyReport>> latest_;   // the last complete set
   std::vector<policy::LearnedTimeout> timeouts_;              // per route
