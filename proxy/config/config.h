@@ -127,12 +127,12 @@ struct RetryOn {
 
 struct RetryConfig {
   bool enabled = false;
-  uint32_t attempts;  // total attempts including the first
+  uint32_t attempts = 1;  // total attempts including the first
   RetryOn on;
   std::vector<std::string> methods;  // retryable methods; empty = idempotent ones only
   policy::RetryBudgetConfig budget;  // per process; each worker gets min_per_second / workers
   policy::BackoffConfig backoff;
-  uint64_t buffer_limit;  // request bodies larger than this are never retried
+  uint64_t buffer_limit = 0;  // request bodies larger than this are never retried
 };
 
 struct HedgeConfig {
@@ -152,8 +152,8 @@ struct BatchingConfig {
   bool enabled = false;
   std::string format;                // kserve_v2 | tfserving | openai_embeddings
   policy::BatchWindowConfig window;  // slo, max_batch_size, max_delay (nullopt = learned)
-  uint32_t max_queue;                // rows waiting across workers; more get 503
-  bool isolate_failures;             // bisect a failed batch to find the poison input
+  uint32_t max_queue = 0;            // rows waiting across workers; more get 503
+  bool isolate_failures = true;      // bisect a failed batch to find the poison input
 };
 
 struct RouteConfig {

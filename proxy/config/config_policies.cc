@@ -211,7 +211,9 @@ SheddingConfig readShedding(ErrorSink& sink, MapReader& route) {
       sink.error(m.markOf("min_limit"),
                  "'routes[].load_shedding' needs 1 <= min_limit <= max_limit");
     }
-    limit.initial_limit = std::clamp(limit.initial_limit, limit.min_limit, limit.max_limit);
+    if (limit.min_limit <= limit.max_limit) {
+      limit.initial_limit = std::clamp(limit.initial_limit, limit.min_limit, limit.max_limit);
+    }
     requirePositive(sink, m, "max_queue_wait", s.admission.max_queue_wait);
   });
   return s;

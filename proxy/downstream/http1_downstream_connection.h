@@ -90,7 +90,6 @@ class Http1DownstreamConnection final : public event::ConnectionCallbacks,
   bool request_has_body_ = false;
   bool request_is_head_ = false;
   bool client_http10_ = false;
-  bool client_keep_alive_ = true;
   uint64_t body_bytes_ = 0;
   bool chunked_response_ = false;
   bool response_no_body_ = false;

@@ -8,6 +8,32 @@ namespace {
 Http1Parser& self(llhttp_t* p) {
   return *static_cast<Http1Parser*>(p->data);
 }
+
+// RFC 9112 3.2.2: a server must accept the absolute form ("GET http://svc/a HTTP/1.1");
+// its authority replaces Host, and routing sees the origin form ("/a").
+void absoluteFormToOrigin(RequestHead& h) {
+  std::string_view target = h.path;
+  size_t scheme_end = 0;
+  if (target.rfind("http://", 0) == 0) {
+    scheme_end = 7;
+  } else if (target.rfind("https://", 0) == 0) {
+    scheme_end = 8;
+  } else {
+    return;
+  }
+  const size_t path_start = target.find_first_of("/?", scheme_end);
+  std::string authority(target.substr(scheme_end, path_start == std::string_view::npos
+                                                      ? std::string_view::npos
+                                                      : path_start - scheme_end));
+  std::string path =
+      path_start == std::string_view::npos ? "/" : std::string(target.substr(path_start));
+  if (path.front() == '?') path.insert(0, "/");
+  h.path = std::move(path);
+  if (!authority.empty()) {
+    h.authority = authority;
+    h.headers.set("host", authority);
+  }
+}
 }  // namespace
 
 Http1Parser::Http1Parser(Mode mode, Http1ParserCallbacks& callbacks, size_t max_header_bytes)
@@ -136,6 +162,7 @@ int Http1Parser::handleHeadersComplete() {
     h.chunked = chunked;
     if (has_length) h.content_length = parser_.content_length;
     if (auto host = h.headers.get("host")) h.authority = std::string(*host);
+    absoluteFormToOrigin(h);
     if (auto expect = h.headers.get("expect")) {
       h.expect_continue = equalsIgnoreCase(*expect, "100-continue");
     }

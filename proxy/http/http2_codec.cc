@@ -92,6 +92,41 @@ void appendRegular(const HeaderMap& headers, std::vector<nghttp2_nv>& nva) {
   });
 }
 
+std::optional<uint64_t> parseLength(std::string_view value) {
+  uint64_t length = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return length;
+}
+
+// One field of a request head; nghttp2 already checked the pseudo-headers' presence and form.
+void addRequestField(RequestHead& h, std::string_view name, std::string_view value) {
+  if (name == ":method") {
+    h.method.assign(value);
+  } else if (name == ":path") {
+    h.path.assign(value);
+  } else if (name == ":authority") {
+    h.authority.assign(value);
+  } else if (name == ":scheme") {
+    h.scheme.assign(value);
+  } else if (name.front() != ':') {
+    if (name == "content-length") h.content_length = parseLength(value);
+    h.headers.add(name, value);
+  }
+}
+
+// One field of a response head.
+void addResponseField(ResponseHead& h, std::string_view name, std::string_view value) {
+  if (name == ":status") {
+    int status = 0;
+    std::from_chars(value.data(), value.data() + value.size(), status);
+    h.status = status;
+  } else if (name.front() != ':') {
+    if (name == "content-length") h.content_length = parseLength(value);
+    h.headers.add(name, value);
+  }
+}
+
 bool startsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
@@ -329,46 +364,16 @@ int Http2Codec::onHeader(const nghttp2_frame& frame, std::string_view name,
   }
   if (s->header_overflow || name.empty()) return 0;
   if (s->head_delivered) {
-    if (!name.empty() && name.front() != ':') s->trailers.add(name, value);
+    if (name.front() != ':') s->trailers.add(name, value);
     return 0;
   }
   if (name == "cookie") {
     if (!s->cookies.empty()) s->cookies.append("; ");
     s->cookies.append(value);
-    return 0;
-  }
-  if (mode_ == Mode::Server) {
-    RequestHead& h = s->request;
-    if (name == ":method") {
-      h.method.assign(value);
-    } else if (name == ":path") {
-      h.path.assign(value);
-    } else if (name == ":authority") {
-      h.authority.assign(value);
-    } else if (name == ":scheme") {
-      h.scheme.assign(value);
-    } else if (name.front() != ':') {
-      if (name == "content-length") {
-        uint64_t length = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-        if (ec == std::errc() && end == value.data() + value.size()) h.content_length = length;
-      }
-      h.headers.add(name, value);
-    }
-    return 0;
-  }
-  ResponseHead& h = s->response;
-  if (name == ":status") {
-    int status = 0;
-    std::from_chars(value.data(), value.data() + value.size(), status);
-    h.status = status;
-  } else if (name.front() != ':') {
-    if (name == "content-length") {
-      uint64_t length = 0;
-      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (ec == std::errc() && end == value.data() + value.size()) h.content_length = length;
-    }
-    h.headers.add(name, value);
+  } else if (mode_ == Mode::Server) {
+    addRequestField(s->request, name, value);
+  } else {
+    addResponseField(s->response, name, value);
   }
   return 0;
 }

@@ -152,11 +152,16 @@ def test_no_route_is_404_never_an_open_proxy(backend, rampart_factory):
     proxy = rampart_factory(rampart_config([backend.port], routes=routes))
     status, _, body = proxy.request("GET", "/v2/models")
     assert status == 404 and json.loads(body)["error"] == "no_route"
+    # The absolute form routes by its path, like the origin form; it never proxies elsewhere.
     status, _, _ = proxy.request("GET", "http://example.com/v2/x")
     assert status == 404
+    status, _, body = proxy.request("POST", "http://example.com/v2/models/a/infer", body=b"{}")
+    assert status == 200
+    assert backend.requests[-1].path == "/v2/models/a/infer"
+    assert backend.requests[-1].headers["host"] == "example.com"
     status, _, _ = proxy.request("POST", "/v2/models/a/infer", body=b"{}")
     assert status == 200
-    assert len(backend.requests) == 1
+    assert len(backend.requests) == 2
     assert proxy.metric("rampart_requests_total", route="none", code_class="4xx") == 2
 
 
