@@ -63,7 +63,7 @@ void RouteBatcher::enqueue(filters::BatchRequest request) {
   if (request.cancelled->load(std::memory_order_relaxed)) return;
   auto& slot = buckets_[request.item.key];
   if (!slot) {
-    slot = std::make_unique<Bucket>(route_.batching.window);
+    slot = std::make_unique<Bucket>(route_.batching.window, route_.batching.learned);
     slot->key = request.item.key;
     Bucket* bucket = slot.get();
     slot->timer = std::make_unique<event::Timer>(dispatcher_, [this, bucket] { decide(*bucket); });
@@ -74,7 +74,7 @@ void RouteBatcher::enqueue(filters::BatchRequest request) {
     fail(request, 503, "the batch queue is full", "refused=queue_full");
     return;
   }
-  if (!bucket.controller.admissible(now, request.deadline, load(), bucket.rows)) {
+  if (!bucket.fixed && !bucket.controller.admissible(now, request.deadline, load(), bucket.rows)) {
     stats_.batch_refused_total.inc();
     fail(request, 504, "the deadline cannot be met behind the current queue",
          "refused=deadline_unmeetable");
@@ -121,8 +121,10 @@ void RouteBatcher::decide(Bucket& bucket) {
       earliest = earliest ? std::min(*earliest, item.deadline) : item.deadline;
     }
   }
-  const policy::BatchDecision decision =
-      bucket.controller.decide(now, {bucket.rows, oldest, earliest}, load());
+  const policy::PendingBucket pending{bucket.rows, oldest, earliest};
+  const policy::BatchDecision decision = bucket.fixed
+                                             ? bucket.fixed->decide(now, pending, load())
+                                             : bucket.controller.decide(now, pending, load());
   if (const auto* d = std::get_if<policy::Dispatch>(&decision)) {
     dispatch(bucket, d->rows, d->reason);
     if (!bucket.items.empty()) decide(bucket);

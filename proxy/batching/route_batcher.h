@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "filters/batching/batch_submitter.h"
+#include "policy/batch_static.h"
 #include "policy/batch_window.h"
 #include "policy/random.h"
 #include "policy/retry_budget.h"
@@ -44,11 +45,16 @@ class RouteBatcher final : public filters::BatchSubmitter {
 
  private:
   struct Bucket {
-    explicit Bucket(const policy::BatchWindowConfig& config) : controller(config) {}
+    Bucket(const policy::BatchWindowConfig& config, bool learned)
+        : controller(config),
+          fixed(learned ? std::nullopt
+                        : std::optional<policy::StaticBatchWindow>(
+                              std::in_place, config.max_batch_size, *config.max_delay)) {}
     std::string key;
     std::vector<filters::BatchRequest> items;  // ordered by deadline
     size_t rows = 0;
-    policy::BatchWindowController controller;
+    policy::BatchWindowController controller;        // learns the cost curve in both modes
+    std::optional<policy::StaticBatchWindow> fixed;  // decides in static mode
     std::unique_ptr<event::Timer> timer;
   };
 

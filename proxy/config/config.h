@@ -151,6 +151,7 @@ struct SheddingConfig {
 struct BatchingConfig {
   bool enabled = false;
   std::string format;                // kserve_v2 | tfserving | openai_embeddings
+  bool learned = true;               // learned window, or static (Triton's rule)
   policy::BatchWindowConfig window;  // slo, max_batch_size, max_delay (nullopt = learned)
   uint32_t max_queue = 0;            // rows waiting across workers; more get 503
   bool isolate_failures = true;      // bisect a failed batch to find the poison input

@@ -229,6 +229,12 @@ BatchingConfig readBatching(ErrorSink& sink, MapReader& route) {
                  "openai_embeddings, not '" +
                      b.format + "'");
     }
+    const std::string mode = m.string("mode");
+    if (mode == "learned" || mode == "static") {
+      b.learned = mode == "learned";
+    } else {
+      sink.error(m.markOf("mode"), "'routes[].batching.mode' must be learned or static");
+    }
     b.window.max_batch_size = m.uint("max_batch_size");
     if (b.window.max_batch_size < 1 || b.window.max_batch_size > 4096) {
       sink.error(m.markOf("max_batch_size"), "'routes[].batching.max_batch_size' must be 1..4096");
@@ -238,6 +244,9 @@ BatchingConfig readBatching(ErrorSink& sink, MapReader& route) {
       b.window.max_delay.reset();
     } else if (auto d = readDuration(sink, delay, "routes[].batching.max_delay")) {
       b.window.max_delay = *d;
+    }
+    if (!b.learned && !b.window.max_delay) {
+      sink.error(m.markOf("max_delay"), "static batching needs a fixed max_delay");
     }
     b.window.slo = m.duration("slo");
     requirePositive(sink, m, "slo", b.window.slo);

@@ -152,6 +152,9 @@ const std::vector<SchemaKey>& configSchema() {
        "Merge single inference calls into batched upstream calls (absent = none)."},
       {"routes[].batching.format", "string", "", true,
        "kserve_v2 | tfserving | openai_embeddings: how requests are merged and split."},
+      {"routes[].batching.mode", "string", "learned", false,
+       "learned (window and size from the backend's cost curve) | static (Triton's rule: send at "
+       "max_batch_size rows or after max_delay; the hand-tuned baseline)."},
       {"routes[].batching.max_batch_size", "uint", "32", false, "Rows per upstream call at most."},
       {"routes[].batching.max_delay", "duration|learned", "learned", false,
        "How long a batch may wait to fill: learned from the backend's cost curve, or fixed."},
