@@ -34,6 +34,7 @@ Http1DownstreamConnection::Http1DownstreamConnection(
       }) {
   socket_->setCallbacks(this);
   socket_->setReadHighWatermark(kReadHighWatermark);
+  peer_host_ = socket_->peer().hostString();
   stats_.downstream_connections_total.inc();
   stats_.downstream_connections_active.inc();
   header_timer_.enable(context.config->limits.header_timeout);

@@ -57,6 +57,7 @@ class Http1DownstreamConnection final : public event::ConnectionCallbacks,
   void readDisable(bool disable) override;
   void resetStream() override;
   const event::SocketAddress& peer() const override { return socket_->peer(); }
+  std::string_view peerHost() const override { return peer_host_; }
 
  private:
   // Parses buffered input until a request is complete, an error, or a pause.
@@ -108,6 +109,7 @@ class Http1DownstreamConnection final : public event::ConnectionCallbacks,
   size_t input_seen_ = 0;  // input bytes already counted in the byte metric
   uint32_t requests_ = 0;
   std::string scratch_;
+  std::string peer_host_;
 };
 
 }  // namespace rampart::downstream

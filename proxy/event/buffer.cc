@@ -7,8 +7,14 @@
 
 namespace rampart::event {
 
-Buffer::Buffer() : raw_(evbuffer_new()), owned_(true) {
-  if (!raw_) throw std::bad_alloc();
+Buffer::Buffer() : raw_(nullptr), owned_(true) {}
+
+evbuffer* Buffer::ensure() {
+  if (!raw_) {
+    raw_ = evbuffer_new();
+    if (!raw_) throw std::bad_alloc();
+  }
+  return raw_;
 }
 
 Buffer::~Buffer() {
@@ -32,15 +38,17 @@ size_t Buffer::length() const {
 }
 
 void Buffer::add(std::string_view data) {
-  if (!data.empty()) evbuffer_add(raw_, data.data(), data.size());
+  if (!data.empty()) evbuffer_add(ensure(), data.data(), data.size());
 }
 
 void Buffer::moveFrom(Buffer& other) {
-  evbuffer_add_buffer(raw_, other.raw_);
+  if (other.empty()) return;
+  evbuffer_add_buffer(ensure(), other.raw_);
 }
 
 size_t Buffer::moveFrom(Buffer& other, size_t n) {
-  const int moved = evbuffer_remove_buffer(other.raw_, raw_, n);
+  if (other.empty()) return 0;
+  const int moved = evbuffer_remove_buffer(other.raw_, ensure(), n);
   return moved > 0 ? static_cast<size_t>(moved) : 0;
 }
 
@@ -52,7 +60,7 @@ void Buffer::copyFrom(const Buffer& other) {
 }
 
 void Buffer::drain(size_t n) {
-  evbuffer_drain(raw_, n);
+  if (raw_) evbuffer_drain(raw_, n);
 }
 
 std::string Buffer::toString() const {
@@ -67,6 +75,7 @@ std::string Buffer::toString() const {
 
 size_t Buffer::peekChunks(std::string_view* chunks, size_t max, size_t* next_offset) const {
   evbuffer_iovec vec[16];
+  if (!raw_) return 0;
   if (max > 16) max = 16;
   evbuffer_ptr start;
   if (evbuffer_ptr_set(raw_, &start, *next_offset, EVBUFFER_PTR_SET) != 0) return 0;

@@ -12,7 +12,7 @@ namespace rampart::event {
 
 class Buffer {
  public:
-  // An empty buffer that owns its storage.
+  // An empty buffer that owns its storage (allocated on first use: many never get data).
   Buffer();
   // A view of a buffer owned elsewhere (a connection's input or output).
   static Buffer borrow(evbuffer* raw) { return Buffer(raw, false); }
@@ -43,11 +43,12 @@ class Buffer {
   void forEachChunk(Fn&& fn) const;
   // Copies the contents into a string (for small bodies and tests).
   std::string toString() const;
-  // The raw evbuffer, for the event/ layer only.
-  evbuffer* raw() const { return raw_; }
+  // The raw evbuffer (allocated if needed), for the event/ layer only.
+  evbuffer* raw() { return ensure(); }
 
  private:
   Buffer(evbuffer* raw, bool owned) : raw_(raw), owned_(owned) {}
+  evbuffer* ensure();
   // Fills up to `max` chunks starting at byte `offset`; returns how many were filled.
   size_t peekChunks(std::string_view* chunks, size_t max, size_t* next_offset) const;
 

@@ -32,21 +32,24 @@ timeval toTimeval(Duration d) {
 }  // namespace
 
 Timer::Timer(Dispatcher& dispatcher, std::function<void()> callback)
-    : callback_(std::move(callback)), event_(evtimer_new(dispatcher.base(), &Timer::onFire, this)) {
-  if (!event_) throw std::runtime_error("evtimer_new failed");
-}
+    : base_(dispatcher.base()), callback_(std::move(callback)) {}
 
 void Timer::enable(Duration delay) {
+  // The event is made on first use: most per-request timers are never armed.
+  if (!event_) {
+    event_.reset(evtimer_new(base_, &Timer::onFire, this));
+    if (!event_) throw std::runtime_error("evtimer_new failed");
+  }
   const timeval tv = toTimeval(delay);
   evtimer_add(event_.get(), &tv);
 }
 
 void Timer::disable() {
-  evtimer_del(event_.get());
+  if (event_) evtimer_del(event_.get());
 }
 
 bool Timer::enabled() const {
-  return evtimer_pending(event_.get(), nullptr) != 0;
+  return event_ && evtimer_pending(event_.get(), nullptr) != 0;
 }
 
 void Timer::onFire(int, short, void* arg) {

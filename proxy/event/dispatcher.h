@@ -60,8 +60,9 @@ class Timer {
 
  private:
   static void onFire(int, short, void* arg);
+  event_base* base_;
   std::function<void()> callback_;
-  EventPtr event_;
+  EventPtr event_;  // created on the first enable()
 };
 
 // Runs an event loop on the calling thread. post() is the only method that

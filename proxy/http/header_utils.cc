@@ -1,5 +1,6 @@
 #include "proxy/http/header_utils.h"
 
+#include <limits>
 #include <vector>
 
 namespace rampart::http {
@@ -30,10 +31,25 @@ void stripHopByHop(HeaderMap& headers) {
         headers.remove(name);
     }
   }
-  for (const char* name : {"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                           "transfer-encoding", "upgrade", "content-length"}) {
-    headers.remove(name);
-  }
+  // One pass over the headers instead of one scan per hop-by-hop name.
+  headers.removeIf([](std::string_view name) {
+    switch (name.size()) {
+      case 2:
+        return name == "te";
+      case 7:
+        return name == "trailer" || name == "upgrade";
+      case 10:
+        return name == "connection" || name == "keep-alive";
+      case 14:
+        return name == "content-length";
+      case 16:
+        return name == "proxy-connection";
+      case 17:
+        return name == "transfer-encoding";
+      default:
+        return false;
+    }
+  });
 }
 
 void appendForwardedFor(HeaderMap& headers, std::string_view client) {
@@ -55,23 +71,33 @@ std::optional<std::chrono::nanoseconds> parseGrpcTimeout(std::string_view value)
     if (c < '0' || c > '9') return std::nullopt;
     amount = amount * 10 + (c - '0');
   }
-  using namespace std::chrono;
+  // 8 digits of hours overflow int64 nanoseconds: cap at the largest duration.
+  int64_t unit_ns;
   switch (value.back()) {
     case 'H':
-      return duration_cast<nanoseconds>(hours(amount));
+      unit_ns = 3600000000000;
+      break;
     case 'M':
-      return duration_cast<nanoseconds>(minutes(amount));
+      unit_ns = 60000000000;
+      break;
     case 'S':
-      return duration_cast<nanoseconds>(seconds(amount));
+      unit_ns = 1000000000;
+      break;
     case 'm':
-      return duration_cast<nanoseconds>(milliseconds(amount));
+      unit_ns = 1000000;
+      break;
     case 'u':
-      return duration_cast<nanoseconds>(microseconds(amount));
+      unit_ns = 1000;
+      break;
     case 'n':
-      return nanoseconds(amount);
+      unit_ns = 1;
+      break;
     default:
       return std::nullopt;
   }
+  if (amount > std::numeric_limits<int64_t>::max() / unit_ns)
+    return std::chrono::nanoseconds::max();
+  return std::chrono::nanoseconds(amount * unit_ns);
 }
 
 std::string formatGrpcTimeout(std::chrono::nanoseconds timeout) {

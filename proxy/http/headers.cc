@@ -34,10 +34,16 @@ bool headerValueHasToken(std::string_view list, std::string_view token) {
 }
 
 void HeaderMap::add(std::string_view name, std::string_view value) {
+  if (entries_.empty()) {
+    // One allocation each for a typical request head, not one per growth step.
+    storage_.reserve(512);
+    entries_.reserve(16);
+  }
   Entry e{};
   e.name_off = static_cast<uint32_t>(storage_.size());
   e.name_len = static_cast<uint32_t>(name.size());
-  for (char c : name) storage_.push_back(lowerAscii(c));
+  storage_.append(name);
+  for (size_t i = e.name_off; i < storage_.size(); ++i) storage_[i] = lowerAscii(storage_[i]);
   e.value_off = static_cast<uint32_t>(storage_.size());
   e.value_len = static_cast<uint32_t>(value.size());
   storage_.append(value);
@@ -57,10 +63,17 @@ std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
 }
 
 void HeaderMap::set(std::string_view name, std::string_view value) {
-  // `value` may point into storage_: copy before remove/add can reallocate.
-  const std::string copy(value);
+  // `value` may point into storage_, which add() can reallocate: copy it only then.
+  const bool inside =
+      value.data() >= storage_.data() && value.data() < storage_.data() + storage_.size();
+  if (inside) {
+    const std::string copy(value);
+    remove(name);
+    add(name, copy);
+    return;
+  }
   remove(name);
-  add(name, copy);
+  add(name, value);
 }
 
 size_t HeaderMap::remove(std::string_view name) {

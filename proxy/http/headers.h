@@ -28,6 +28,20 @@ class HeaderMap {
   void set(std::string_view name, std::string_view value);
   // Removes every header called `name`; returns how many.
   size_t remove(std::string_view name);
+  // Removes every header for which pred(name) is true, in one pass; returns how many.
+  template <class Pred>
+  size_t removeIf(Pred&& pred) {
+    size_t removed = 0;
+    for (Entry& e : entries_) {
+      if (!e.removed && pred(view(e.name_off, e.name_len))) {
+        e.removed = true;
+        --live_;
+        bytes_ -= e.name_len + e.value_len;
+        ++removed;
+      }
+    }
+    return removed;
+  }
   // Number of headers / total bytes of names and values.
   size_t size() const { return live_; }
   size_t byteSize() const { return bytes_; }

@@ -68,7 +68,7 @@ void ActiveRequest::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   expect_continue_ = head_.expect_continue && !end_stream;
   head_.headers.remove("expect");
   http::stripHopByHop(head_.headers);
-  http::appendForwardedFor(head_.headers, encoder_.peer().hostString());
+  http::appendForwardedFor(head_.headers, encoder_.peerHost());
   if (!head_.headers.get("x-forwarded-proto")) head_.headers.add("x-forwarded-proto", head_.scheme);
   retaining_ = route.retry.enabled || route.hedge.enabled;
 

@@ -25,6 +25,8 @@ class DownstreamEncoder {
   virtual void resetStream() = 0;
   // The client's address.
   virtual const event::SocketAddress& peer() const = 0;
+  // The client's IP as text (for x-forwarded-for), formatted once per connection.
+  virtual std::string_view peerHost() const = 0;
 };
 
 }  // namespace rampart::router
