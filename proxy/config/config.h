@@ -16,6 +16,8 @@
 #include "policy/retry_budget.h"
 #include "policy/time.h"
 #include "proxy/event/address.h"
+#include "proxy/http/http2_limits.h"
+#include "proxy/tls/tls_context.h"
 
 namespace rampart::config {
 
@@ -34,9 +36,18 @@ struct LimitsConfig {
   uint32_t max_requests_per_connection;  // 0 = unlimited
 };
 
+struct ListenerTlsConfig {
+  bool enabled = false;
+  tls::ServerTlsConfig files;                // cert, key, client_ca (mTLS when set)
+  std::string identity_header;               // lower-case; carries the verified client identity
+  std::shared_ptr<tls::TlsContext> context;  // built (and files read) at load time
+};
+
 struct ListenerConfig {
   std::string name;
   event::SocketAddress address;
+  ListenerTlsConfig tls;
+  http::Http2Limits http2;  // downstream HTTP/2 limits
 };
 
 enum class UpstreamProtocol {
@@ -72,6 +83,12 @@ struct OutlierDetectionConfig {
   policy::OutlierConfig policy;
 };
 
+struct ClusterTlsConfig {
+  bool enabled = false;
+  tls::ClientTlsConfig files;  // ca, cert, key, sni
+  std::shared_ptr<tls::TlsContext> context;
+};
+
 struct ClusterConfig {
   std::string name;
   UpstreamProtocol protocol;
@@ -83,6 +100,8 @@ struct ClusterConfig {
   Duration upstream_idle_timeout;         // idle pooled connections are closed after this
   HealthCheckConfig health_check;
   OutlierDetectionConfig outlier_detection;
+  ClusterTlsConfig tls;
+  http::Http2Limits http2;  // upstream HTTP/2 (protocol: h2)
 };
 
 struct HeaderMatch {
@@ -93,9 +112,10 @@ struct HeaderMatch {
 struct RouteMatch {
   std::optional<std::string> path_exact;
   std::optional<std::string> path_prefix;
-  std::vector<std::string> methods;  // empty = any
-  std::vector<HeaderMatch> headers;  // all must match
-  std::optional<std::string> host;   // exact, case-insensitive, port ignored
+  std::vector<std::string> methods;            // empty = any
+  std::vector<HeaderMatch> headers;            // all must match
+  std::optional<std::string> host;             // exact, case-insensitive, port ignored
+  std::optional<std::string> client_identity;  // the mTLS peer identity (URI SAN or subject), exact
 };
 
 struct WeightedCluster {

@@ -100,6 +100,8 @@ ClusterConfig readCluster(ErrorSink& sink, MapReader& m) {
   c.upstream_idle_timeout = m.duration("idle_timeout");
   c.health_check = readHealthCheck(sink, m);
   c.outlier_detection = readOutlierDetection(sink, m);
+  c.tls = readClusterTls(sink, m, c.protocol == UpstreamProtocol::H2);
+  c.http2 = readHttp2Limits(sink, m);
   if (c.connect_timeout <= Duration::zero()) {
     sink.error(m.markOf("connect_timeout"), "'clusters[].connect_timeout' must be positive");
   }
@@ -189,6 +191,7 @@ RouteMatch readMatch(ErrorSink& sink, MapReader& m) {
     }
   }
   match.host = m.optionalString("host");
+  match.client_identity = m.optionalString("client_identity");
   return match;
 }
 
@@ -262,6 +265,8 @@ LoadResult load(const YAML::Node& root, ErrorSink& sink) {
     l.name = m.string("name");
     checkUnique(sink, names, l.name, m.markOf("name"), "listener");
     if (auto a = m.address("address")) l.address = *a;
+    l.tls = readListenerTls(sink, m);
+    l.http2 = readHttp2Limits(sink, m);
     config->listeners.push_back(std::move(l));
   });
   names.clear();
@@ -284,8 +289,8 @@ LoadResult load(const YAML::Node& root, ErrorSink& sink) {
 
 }  // namespace
 
-LoadResult loadConfigString(std::string_view yaml, const std::string& source) {
-  ErrorSink sink(source);
+LoadResult loadConfigString(std::string_view yaml, const std::string& source, LoadOptions options) {
+  ErrorSink sink(source, options.read_files);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -296,12 +301,12 @@ LoadResult loadConfigString(std::string_view yaml, const std::string& source) {
   return load(root, sink);
 }
 
-LoadResult loadConfigFile(const std::string& path) {
+LoadResult loadConfigFile(const std::string& path, LoadOptions options) {
   std::ifstream in(path);
   if (!in) return {nullptr, {path + ": cannot open the config file"}};
   std::stringstream text;
   text << in.rdbuf();
-  return loadConfigString(text.str(), path);
+  return loadConfigString(text.str(), path, options);
 }
 
 }  // namespace rampart::config

@@ -15,9 +15,14 @@ struct LoadResult {
   std::vector<std::string> errors;  // "file:line:column: message"
 };
 
+struct LoadOptions {
+  bool read_files = true;  // read certificates and keys (false: only check the keys)
+};
+
 // Reads and validates a config file.
-LoadResult loadConfigFile(const std::string& path);
+LoadResult loadConfigFile(const std::string& path, LoadOptions options = {});
 // Validates YAML text; `source` names it in messages.
-LoadResult loadConfigString(std::string_view yaml, const std::string& source);
+LoadResult loadConfigString(std::string_view yaml, const std::string& source,
+                            LoadOptions options = {});
 
 }  // namespace rampart::config

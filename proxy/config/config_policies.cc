@@ -258,4 +258,77 @@ BatchingConfig readBatching(ErrorSink& sink, MapReader& route) {
   return b;
 }
 
+ListenerTlsConfig readListenerTls(ErrorSink& sink, MapReader& listener) {
+  ListenerTlsConfig t;
+  t.enabled = withOptionalMap(sink, listener, "tls", [&](MapReader& m) {
+    t.files.cert_file = m.string("cert");
+    t.files.key_file = m.string("key");
+    t.files.client_ca_file = m.optionalString("client_ca").value_or("");
+    t.identity_header = m.string("identity_header");
+    for (char& c : t.identity_header)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (t.files.cert_file.empty() || t.files.key_file.empty() || !sink.readFiles()) return;
+    auto result = tls::TlsContext::makeServer(t.files);
+    if (!result) {
+      sink.error(m.mark(), "listener tls: " + result.error);
+      return;
+    }
+    t.context = result.context;
+  });
+  return t;
+}
+
+ClusterTlsConfig readClusterTls(ErrorSink& sink, MapReader& cluster, bool h2) {
+  ClusterTlsConfig t;
+  t.enabled = withOptionalMap(sink, cluster, "tls", [&](MapReader& m) {
+    t.files.ca_file = m.string("ca");
+    t.files.cert_file = m.optionalString("cert").value_or("");
+    t.files.key_file = m.optionalString("key").value_or("");
+    t.files.sni = m.optionalString("sni").value_or("");
+    if (t.files.cert_file.empty() != t.files.key_file.empty()) {
+      sink.error(m.mark(), "cluster tls: 'cert' and 'key' go together");
+      return;
+    }
+    t.files.alpn = h2 ? std::vector<std::string>{"h2"} : std::vector<std::string>{"http/1.1"};
+    if (t.files.ca_file.empty() || !sink.readFiles()) return;
+    auto result = tls::TlsContext::makeClient(t.files);
+    if (!result) {
+      sink.error(m.mark(), "cluster tls: " + result.error);
+      return;
+    }
+    t.context = result.context;
+  });
+  return t;
+}
+
+http::Http2Limits readHttp2Limits(ErrorSink& sink, MapReader& parent) {
+  http::Http2Limits limits;
+  withMap(sink, parent, "http2", [&](MapReader& m) {
+    limits.max_concurrent_streams = m.uint("max_concurrent_streams");
+    const uint64_t stream_window = m.size("initial_stream_window");
+    const uint64_t connection_window = m.size("connection_window");
+    const uint64_t header_list = m.size("max_header_list_bytes");
+    // RFC 9113: windows are at most 2^31 - 1.
+    if (stream_window < 65535 || stream_window > 0x7fffffff) {
+      sink.error(m.markOf("initial_stream_window"), "'initial_stream_window' must be 64KiB..2GiB");
+    }
+    if (connection_window < 65535 || connection_window > 0x7fffffff) {
+      sink.error(m.markOf("connection_window"), "'connection_window' must be 64KiB..2GiB");
+    }
+    if (header_list < 1024 || header_list > 16 * 1024 * 1024) {
+      sink.error(m.markOf("max_header_list_bytes"), "'max_header_list_bytes' must be 1KiB..16MiB");
+    }
+    if (limits.max_concurrent_streams == 0) {
+      sink.error(m.markOf("max_concurrent_streams"), "'max_concurrent_streams' must be at least 1");
+    }
+    limits.initial_stream_window =
+        static_cast<uint32_t>(std::min<uint64_t>(stream_window, 0x7fffffff));
+    limits.connection_window =
+        static_cast<uint32_t>(std::min<uint64_t>(connection_window, 0x7fffffff));
+    limits.max_header_list_bytes =
+        static_cast<uint32_t>(std::min<uint64_t>(header_list, 16u << 20));
+  });
+  return limits;
+}
+
 }  // namespace rampart::config

@@ -18,7 +18,11 @@ namespace rampart::config {
 // Collects located errors for one config source.
 class ErrorSink {
  public:
-  explicit ErrorSink(std::string source) : source_(std::move(source)) {}
+  explicit ErrorSink(std::string source, bool read_files = true)
+      : source_(std::move(source)), read_files_(read_files) {}
+  // False when validating a file away from its certificates (the config reference):
+  // paths are checked for presence, not read.
+  bool readFiles() const { return read_files_; }
   // Records "source:line:column: message" (line and column 1-based).
   void error(const YAML::Mark& mark, const std::string& message);
   const std::vector<std::string>& errors() const { return errors_; }
@@ -26,6 +30,7 @@ class ErrorSink {
 
  private:
   std::string source_;
+  bool read_files_;
   std::vector<std::string> errors_;
 };
 

@@ -35,9 +35,18 @@ Http1DownstreamConnection::Http1DownstreamConnection(
   socket_->setCallbacks(this);
   socket_->setReadHighWatermark(kReadHighWatermark);
   peer_host_ = socket_->peer().hostString();
-  stats_.downstream_connections_total.inc();
-  stats_.downstream_connections_active.inc();
+  if (auto identity = socket_->peerIdentity()) peer_identity_ = *identity;
   header_timer_.enable(context.config->limits.header_timeout);
+  // The protocol sniffer may have left the first bytes in the input buffer.
+  if (!socket_->input().empty()) {
+    input_seen_ = socket_->input().length();
+    stats_.downstream_bytes_received_total.inc(input_seen_);
+    resume_timer_.enable(event::Duration::zero());
+  }
+}
+
+std::string_view Http1DownstreamConnection::identityHeader() const {
+  return context_.config->listeners[listener_].tls.identity_header;
 }
 
 Http1DownstreamConnection::~Http1DownstreamConnection() = default;
@@ -101,6 +110,7 @@ void Http1DownstreamConnection::processInput() {
 http::HeadersAction Http1DownstreamConnection::onRequestHead(http::RequestHead& head) {
   header_timer_.disable();
   ++requests_;
+  stats_.downstream_http1_requests_total.inc();
   request_received_ = false;
   response_done_ = false;
   body_bytes_ = 0;
@@ -365,7 +375,6 @@ void Http1DownstreamConnection::close() {
   if (request_ && !request_->responseComplete()) request_->onDownstreamReset();
   socket_->setCallbacks(nullptr);
   socket_->enableRead(false);
-  stats_.downstream_connections_active.dec();
   owner_.onConnectionDone(*this);
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/downstream/downstream_connection.h"
 #include "proxy/event/connection.h"
 #include "proxy/http/http1_codec.h"
 #include "proxy/router/active_request.h"
@@ -15,29 +16,19 @@
 
 namespace rampart::downstream {
 
-class Http1DownstreamConnection;
-
-// Who owns downstream connections (the worker).
-class ConnectionOwner {
- public:
-  virtual ~ConnectionOwner() = default;
-  // The connection is finished; the owner destroys it after the current callback.
-  virtual void onConnectionDone(Http1DownstreamConnection& connection) = 0;
-};
-
-class Http1DownstreamConnection final : public event::ConnectionCallbacks,
+class Http1DownstreamConnection final : public DownstreamConnection,
+                                        public event::ConnectionCallbacks,
                                         public http::Http1ParserCallbacks,
-                                        public router::DownstreamEncoder,
-                                        public event::Deletable {
+                                        public router::DownstreamEncoder {
  public:
   Http1DownstreamConnection(server::WorkerContext& context, ConnectionOwner& owner, size_t listener,
                             std::unique_ptr<event::BufferedConnection> socket);
   ~Http1DownstreamConnection() override;
 
   // Drain: close now when idle, otherwise after the current response.
-  void drain();
+  void drain() override;
   bool idle() const { return !request_; }
-  size_t listener() const { return listener_; }
+  size_t listener() const override { return listener_; }
 
   // ConnectionCallbacks
   void onRead() override;
@@ -58,6 +49,9 @@ class Http1DownstreamConnection final : public event::ConnectionCallbacks,
   void resetStream() override;
   const event::SocketAddress& peer() const override { return socket_->peer(); }
   std::string_view peerHost() const override { return peer_host_; }
+  std::string_view peerIdentity() const override { return peer_identity_; }
+  std::string_view identityHeader() const override;
+  std::string_view protocol() const override { return "http/1.1"; }
 
  private:
   // Parses buffered input until a request is complete, an error, or a pause.
@@ -110,6 +104,7 @@ class Http1DownstreamConnection final : public event::ConnectionCallbacks,
   uint32_t requests_ = 0;
   std::string scratch_;
   std::string peer_host_;
+  std::string peer_identity_;
 };
 
 }  // namespace rampart::downstream

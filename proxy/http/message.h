@@ -23,6 +23,7 @@ struct RequestHead {
   bool keep_alive = true;                  // the client allows reuse after this request
   bool expect_continue = false;            // "Expect: 100-continue"
   bool is_grpc = false;                    // content-type application/grpc*
+  std::string client_identity;             // verified mTLS peer identity (set by the proxy)
 
   // The path without the query string.
   std::string_view pathOnly() const {

@@ -5,6 +5,7 @@
 
 #include "proxy/common/log.h"
 #include "proxy/http/header_utils.h"
+#include "proxy/http/http2_grpc.h"
 
 namespace rampart::router {
 
@@ -52,6 +53,12 @@ void ActiveRequest::decodeHeaders(http::RequestHead&& head, bool end_stream) {
   } else {
     request_id_ = http::formatUuidV4(context_.rng.next(), context_.rng.next());
     head_.headers.set("x-request-id", request_id_);
+  }
+  // Only the proxy speaks for the client's identity: drop any copy the client sent.
+  if (const std::string_view header = encoder_.identityHeader(); !header.empty()) {
+    head_.headers.remove(header);
+    head_.client_identity = std::string(encoder_.peerIdentity());
+    if (!head_.client_identity.empty()) head_.headers.add(header, head_.client_identity);
   }
   route_ = context_.routes.match(head_);
   if (!route_) {
@@ -515,6 +522,16 @@ void ActiveRequest::sendLocalReply(int status, std::string_view code, std::strin
   response_started_ = true;
   response_complete_ = true;
   response_status_ = status;
+  if (head_.is_grpc) {
+    // gRPC callers read errors from grpc-status, not the HTTP status: trailers-only.
+    http::ResponseHead grpc = http::makeGrpcErrorResponse(
+        http::grpcStatusForHttp(status), std::string(code) + ": " + std::string(message));
+    if (!request_id_.empty()) grpc.headers.add("x-request-id", request_id_);
+    for (const auto& [name, value] : headers) grpc.headers.add(name, value);
+    finish();
+    encoder_.encodeHeaders(grpc, true);
+    return;
+  }
   std::string body = "{\"error\":";
   log::appendJsonString(body, code);
   body += ",\"message\":";
@@ -598,6 +615,8 @@ void ActiveRequest::finish() {
        {"duration_ms", policy::toMillis(duration)},
        {"reason", failure_reason_},
        {"policy", extra},
+       {"listener", std::string_view(context_.config->listeners[listener_].name)},
+       {"protocol", encoder_.protocol()},
        {"worker", context_.worker_index}});
 }
 

@@ -27,6 +27,12 @@ class DownstreamEncoder {
   virtual const event::SocketAddress& peer() const = 0;
   // The client's IP as text (for x-forwarded-for), formatted once per connection.
   virtual std::string_view peerHost() const = 0;
+  // The verified mTLS client identity (URI SAN or subject); empty without one.
+  virtual std::string_view peerIdentity() const = 0;
+  // The listener-configured header that carries the identity upstream (empty: none).
+  virtual std::string_view identityHeader() const = 0;
+  // "http/1.1" or "h2", for logs.
+  virtual std::string_view protocol() const = 0;
 };
 
 }  // namespace rampart::router

@@ -54,6 +54,7 @@ bool RouteTable::matches(const config::RouteConfig& route, const http::RequestHe
     if (!value || *value != h.value) return false;
   }
   if (m.host && !http::equalsIgnoreCase(hostWithoutPort(head.authority), *m.host)) return false;
+  if (m.client_identity && head.client_identity != *m.client_identity) return false;
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "proxy/common/log.h"
+#include "proxy/downstream/protocol_sniffer.h"
 #include "proxy/event/connection.h"
 
 namespace rampart::server {
@@ -65,18 +66,34 @@ void Worker::onAccept(size_t listener, int fd, const event::SocketAddress& peer)
     close(fd);
     return;
   }
-  auto socket = event::BufferedConnection::adopt(dispatcher_, fd);
+  stats_.listeners[listener].downstream_connections_total.inc();
+  stats_.listeners[listener].downstream_connections_active.inc();
+  const auto& tls = config_->listeners[listener].tls;
+  auto socket = tls.enabled ? event::BufferedConnection::adoptTls(dispatcher_, fd, tls.context)
+                            : event::BufferedConnection::adopt(dispatcher_, fd);
   socket->setPeer(peer);
-  auto connection = std::make_unique<downstream::Http1DownstreamConnection>(
-      *context_, *this, listener, std::move(socket));
+  auto connection =
+      std::make_unique<downstream::ProtocolSniffer>(*context_, *this, listener, std::move(socket));
   auto* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
 }
 
-void Worker::onConnectionDone(downstream::Http1DownstreamConnection& connection) {
+void Worker::replaceConnection(downstream::DownstreamConnection& current,
+                               std::unique_ptr<downstream::DownstreamConnection> next) {
+  auto it = connections_.find(&current);
+  if (it == connections_.end()) return;
+  dispatcher_.deferredDelete(std::move(it->second));
+  connections_.erase(it);
+  auto* raw = next.get();
+  connections_.emplace(raw, std::move(next));
+  if (draining_) raw->drain();
+}
+
+void Worker::onConnectionDone(downstream::DownstreamConnection& connection) {
   auto it = connections_.find(&connection);
   if (it == connections_.end()) return;
   counts_[connection.listener()].fetch_sub(1, std::memory_order_relaxed);
+  stats_.listeners[connection.listener()].downstream_connections_active.dec();
   dispatcher_.deferredDelete(std::move(it->second));
   connections_.erase(it);
   if (draining_) exitIfDrained();
@@ -88,7 +105,7 @@ void Worker::drain() {
     context_->draining = true;
     for (auto& listener : listeners_) listener->disable();
     // Collect first: draining may close (and erase) connections.
-    std::vector<downstream::Http1DownstreamConnection*> open;
+    std::vector<downstream::DownstreamConnection*> open;
     for (auto& [raw, owned] : connections_) open.push_back(raw);
     for (auto* connection : open) {
       if (connections_.count(connection)) connection->drain();

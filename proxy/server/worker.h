@@ -45,7 +45,9 @@ class Worker final : public downstream::ConnectionOwner {
   void publishLearned(std::vector<LearnedRouteValues> values);
 
   // ConnectionOwner (worker thread)
-  void onConnectionDone(downstream::Http1DownstreamConnection& connection) override;
+  void onConnectionDone(downstream::DownstreamConnection& connection) override;
+  void replaceConnection(downstream::DownstreamConnection& current,
+                         std::unique_ptr<downstream::DownstreamConnection> next) override;
 
  private:
   void run();
@@ -66,8 +68,8 @@ class Worker final : public downstream::ConnectionOwner {
   // Worker-thread state.
   std::unique_ptr<WorkerContext> context_;
   std::vector<std::unique_ptr<event::Listener>> listeners_;
-  std::unordered_map<downstream::Http1DownstreamConnection*,
-                     std::unique_ptr<downstream::Http1DownstreamConnection>>
+  std::unordered_map<downstream::DownstreamConnection*,
+                     std::unique_ptr<downstream::DownstreamConnection>>
       connections_;
   bool draining_ = false;
 };

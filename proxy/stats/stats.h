@@ -83,7 +83,13 @@ class SizeHistogram {
   X(downstream_bad_requests_total, "Malformed requests answered 400")                            \
   X(downstream_headers_too_large_total, "Requests answered 431")                                 \
   X(downstream_body_too_large_total, "Requests answered 413")                                    \
-  X(downstream_timeouts_total, "Slow or idle clients answered 408")
+  X(downstream_timeouts_total, "Slow or idle clients answered 408")                        \
+  X(downstream_http1_requests_total, "Requests received over HTTP/1.x")                     \
+  X(downstream_http2_requests_total, "Requests (streams) received over HTTP/2")             \
+  X(downstream_http2_connections_total, "Downstream connections that speak HTTP/2")         \
+  X(downstream_http2_protocol_errors_total, "HTTP/2 connections closed for a protocol error or flood") \
+  X(downstream_tls_handshakes_total, "Completed TLS handshakes")                            \
+  X(downstream_tls_handshake_failures_total, "TLS handshakes that failed (bad or missing client certificate, ...)")
 #define RAMPART_LISTENER_GAUGES(X) X(downstream_connections_active, "Open downstream connections")
 
 // Cluster metrics (upstream side).

@@ -68,6 +68,9 @@ void Http1ClientConnection::encodeHeaders(const http::RequestHead& head, bool en
   } else if (head.method == "POST" || head.method == "PUT" || head.method == "PATCH") {
     framing = "content-length: 0\r\n";
   }
+  // An HTTP/2 request carries its host as :authority; HTTP/1.1 requires a Host header.
+  if (!head.authority.empty() && !head.headers.get("host"))
+    framing += "host: " + head.authority + "\r\n";
   http::serializeRequestHead(head, framing, scratch_);
   socket_->write(scratch_);
   stats_.upstream_bytes_sent_total.inc(scratch_.size());

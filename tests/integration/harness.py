@@ -71,14 +71,31 @@ class Rampart:
                 host, port = entry["address"].rsplit(":", 1)
                 self.admin_address = (host, int(port))
 
-    def find_log(self, msg, **fields):
+    def find_log(self, msg, settle=False, **fields):
+        """The first log line with `msg` and these fields; with settle, after the pipe is quiet."""
+        if settle:
+            self._settle()
         with self._lock:
             for entry in self.lines:
                 if entry.get("msg") == msg and all(entry.get(k) == v for k, v in fields.items()):
                     return entry
         return None
 
+    def _settle(self, quiet=0.1, limit=2.0):
+        """Waits until no new log line arrived for `quiet` seconds: a line written just
+        before a response may still be in the pipe when the client has the response."""
+        deadline = time.monotonic() + limit
+        seen = -1
+        while time.monotonic() < deadline:
+            with self._lock:
+                count = len(self.lines)
+            if count == seen:
+                return
+            seen = count
+            time.sleep(quiet)
+
     def logs(self, msg=None):
+        self._settle()
         with self._lock:
             return [e for e in self.lines if msg is None or e.get("msg") == msg]
 

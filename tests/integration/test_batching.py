@@ -87,7 +87,8 @@ def test_malformed_and_unbatchable_requests(gpu_factory, rampart_factory):
         {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32",
                      "parameters": {"binary_data_size": 12}}]}))
     assert status in (200, 400)
-    assert any(e.get("policy", "").startswith("batch=passthrough") for e in proxy.logs("access"))
+    wait_until(lambda: any(e.get("policy", "").startswith("batch=passthrough")
+                           for e in proxy.logs("access")), what="a passthrough access log line")
     # GETs are never batched.
     status, _, _ = proxy.request("GET", "/v2/health/ready")
     assert status == 200

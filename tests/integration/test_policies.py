@@ -244,7 +244,7 @@ def test_load_shedding_with_priorities(gpu_factory, rampart_factory):
     assert gpu.stats()["max_queue"] <= 2  # the backend never saw more than the limit
     view = policies(proxy)["routes"][0]["load_shedding"]
     assert view["per_worker"][0]["limit"] == 2
-    assert proxy.find_log("access", status=503)["policy"].count("shed_reason=") == 1
+    assert proxy.find_log("access", settle=True, status=503)["policy"].count("shed_reason=") == 1
 
 
 def test_load_shedding_shadow_refuses_nothing(gpu_factory, rampart_factory):

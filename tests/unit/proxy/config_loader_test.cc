@@ -367,9 +367,9 @@ TEST(ConfigLoaderErrors, UnknownKeyInNestedMaps) {
 }
 
 TEST(ConfigLoaderErrors, UnknownKeyInListItems) {
-  expectError("listeners:\n  - name: in\n    address: 127.0.0.1:15001\n    tls: {}\n" +
+  expectError("listeners:\n  - name: in\n    address: 127.0.0.1:15001\n    tsl: {}\n" +
                   std::string(kClusters) + kRoutes,
-              4, 5, "unknown key 'listeners[].tls' (allowed: name, address)");
+              4, 5, "unknown key 'listeners[].tsl' (allowed: name, address, tls, http2)");
   expectError(std::string(kListeners) + kClusters + "    lb_policy: p2c_ewma\n" + kRoutes, 7, 5,
               "unknown key 'clusters[].lb_policy'");
   expectError(minimal() + "    retries: 3\n", 10, 5, "unknown key 'routes[].retries'");
@@ -378,7 +378,7 @@ TEST(ConfigLoaderErrors, UnknownKeyInListItems) {
 TEST(ConfigLoaderErrors, UnknownKeyInRouteMatchTimeoutAndWeightedClusters) {
   expectError(minimal() + "    match:\n      path_prefx: /v2\n", 11, 7,
               "unknown key 'routes[].match.path_prefx' (allowed: path_exact, path_prefix, "
-              "methods, headers, host)");
+              "methods, headers, host, client_identity)");
   expectError(minimal() + "    timeout:\n      quantil: 0.9\n", 11, 7,
               "unknown key 'routes[].timeout.quantil' (allowed: quantile, multiplier, min, max");
   expectError(std::string(kListeners) + kClusters +

@@ -95,7 +95,8 @@ std::vector<std::string> commentBlockAbove(const std::vector<std::string>& lines
 }
 
 TEST(ConfigReference, Loads) {
-  const LoadResult r = loadConfigFile(referencePath());
+  // The reference names example certificate files that are not in the repository.
+  const LoadResult r = loadConfigFile(referencePath(), {.read_files = false});
   ASSERT_TRUE(r.errors.empty()) << r.errors.front();
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->routes.size(), 3u);
