@@ -29,8 +29,7 @@ UpstreamCluster::UpstreamCluster(event::Dispatcher& dispatcher, const config::Cl
       balancer_(policy::makeBalancer(balancerName(config.lb))) {
   endpoints_.resize(config.endpoints.size());
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    endpoints_[i].pool =
-        std::make_unique<Http1Pool>(dispatcher, config, config.endpoints[i].address, stats);
+    endpoints_[i].pool = makePool(dispatcher, config, config.endpoints[i].address, stats);
   }
   loads_.resize(endpoints_.size());
   if (config.outlier_detection.enabled && !endpoints_.empty()) {

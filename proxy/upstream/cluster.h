@@ -14,8 +14,8 @@
 #include "policy/peak_ewma.h"
 #include "policy/random.h"
 #include "proxy/config/config.h"
+#include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/health_checker.h"
-#include "proxy/upstream/http1_pool.h"
 
 namespace rampart::upstream {
 
@@ -49,7 +49,7 @@ class UpstreamCluster {
   void onAttemptDone(size_t endpoint);
   // What an attempt's outcome says about the endpoint (at most once per attempt).
   void onAttemptResult(size_t endpoint, AttemptResult result, policy::Duration latency);
-  Http1Pool& pool(size_t endpoint) { return *endpoints_[endpoint].pool; }
+  ConnectionPool& pool(size_t endpoint) { return *endpoints_[endpoint].pool; }
   const config::ClusterConfig& config() const { return config_; }
   stats::ClusterStats& stats() { return stats_; }
   size_t endpointCount() const { return endpoints_.size(); }
@@ -60,7 +60,7 @@ class UpstreamCluster {
 
  private:
   struct Endpoint {
-    std::unique_ptr<Http1Pool> pool;
+    std::unique_ptr<ConnectionPool> pool;
     policy::PeakEwma ewma;
     uint32_t outstanding = 0;
     bool was_ejected = false;  // for metrics on transitions

@@ -59,7 +59,7 @@ void Http1Pool::openConnection() {
   ++connecting_;
   stats_.upstream_connections_total.inc();
   stats_.upstream_connections_active.inc();
-  auto socket = event::BufferedConnection::connect(dispatcher_, endpoint_);
+  auto socket = connectUpstream(dispatcher_, cluster_, endpoint_);
   connections_.push_back(std::make_unique<Http1ClientConnection>(
       *this, dispatcher_, std::move(socket), stats_, cluster_.connect_timeout));
 }

@@ -12,27 +12,28 @@
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/stats/stats.h"
+#include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/http1_client_connection.h"
 
 namespace rampart::upstream {
 
-class Http1Pool {
+class Http1Pool final : public ConnectionPool {
  public:
   Http1Pool(event::Dispatcher& dispatcher, const config::ClusterConfig& cluster,
             const event::SocketAddress& endpoint, stats::ClusterStats& stats);
-  ~Http1Pool();
+  ~Http1Pool() override;
 
   // Asks for a connection for one request. Calls callbacks.onPoolReady() at once when an
   // idle connection exists (returns 0), or later (returns a ticket for cancel()).
   // Failures may also be reported at once.
-  uint64_t newStream(UpstreamResponseHandler& handler, PoolCallbacks& callbacks);
+  uint64_t newStream(UpstreamResponseHandler& handler, PoolCallbacks& callbacks) override;
   // Withdraws a queued request; harmless for unknown tickets.
-  void cancel(uint64_t ticket);
+  void cancel(uint64_t ticket) override;
   // Requests attached to connections of this pool right now.
   uint32_t activeRequests() const { return active_requests_; }
   uint32_t pendingRequests() const { return static_cast<uint32_t>(pending_.size()); }
   // Closes idle connections (drain / shutdown).
-  void closeIdle();
+  void closeIdle() override;
 
   // Called by connections.
   void onConnectionReady(Http1ClientConnection& connection);

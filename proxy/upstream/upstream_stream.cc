@@ -18,6 +18,8 @@ const char* failureName(UpstreamFailure f) {
       return "reset_during_response";
     case UpstreamFailure::ProtocolError:
       return "protocol_error";
+    case UpstreamFailure::Refused:
+      return "refused_stream";
   }
   return "unknown";
 }

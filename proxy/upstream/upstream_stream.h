@@ -20,12 +20,14 @@ enum class UpstreamFailure {
   ResetBeforeResponse,  // connection closed after sending, before a response head: maybe processed
   ResetDuringResponse,  // connection closed mid-response: processed, response truncated
   ProtocolError,        // the upstream sent a malformed response: maybe processed
+  Refused,              // HTTP/2 REFUSED_STREAM or past a GOAWAY: never processed
 };
 
 // True when the request certainly did not reach the upstream application.
 inline bool neverSent(UpstreamFailure f) {
   return f == UpstreamFailure::ConnectFailed || f == UpstreamFailure::ConnectTimeout ||
-         f == UpstreamFailure::PoolOverflow || f == UpstreamFailure::NoEndpoint;
+         f == UpstreamFailure::PoolOverflow || f == UpstreamFailure::NoEndpoint ||
+         f == UpstreamFailure::Refused;
 }
 const char* failureName(UpstreamFailure f);
 
