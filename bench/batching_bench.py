@@ -802,7 +802,7 @@ def run_suite(s: Settings, procs: Processes, rates: list[float], search: list[fl
     suite = Suite(s, repeat)
     start = time.monotonic()
     if high_rate is None and search:
-        print("high rate search (learned window, short runs):", file=sys.stderr, flush=True)
+        print("high rate search (learned window, full-length runs):", file=sys.stderr, flush=True)
         high_rate = find_high_rate(s, procs, suite, search)
         if high_rate == 0.0:
             high_rate = search[0]

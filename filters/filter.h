@@ -29,6 +29,7 @@ struct RequestOutcome {
   bool local_reply = false;       // Rampart answered (shed, no route, 5xx for an upstream failure)
   bool upstream_timeout = false;  // an attempt or the deadline expired
   policy::Duration duration{};    // head received → response complete
+  policy::Duration upstream_rtt{};  // the answering attempt: sent → response complete (0: none)
 };
 
 // What a filter may ask of the request that runs it.

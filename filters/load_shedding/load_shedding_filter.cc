@@ -88,10 +88,18 @@ void LoadSheddingFilter::giveBack(const RequestOutcome* outcome) {
     controller_.releaseWithoutSample(permit);
     return;
   }
-  // An overload sign: the upstream timed out or said it is unavailable.
-  const bool dropped =
-      outcome->upstream_timeout || outcome->status == 503 || outcome->status == 504;
-  controller_.release(permit, dispatcher_.now() - admitted_at_, dropped);
+  // An overload sign is a timeout. A 503 usually comes from one faulty endpoint (or our
+  // own shedding) and says nothing about the route's capacity.
+  const bool dropped = outcome->upstream_timeout;
+  // The limit learns from the backend's service time: the answering attempt's round trip,
+  // not the queueing, retries and backoff around it (they would make a blip look like overload).
+  if (outcome->upstream_rtt > policy::Duration::zero()) {
+    controller_.release(permit, outcome->upstream_rtt, dropped);
+  } else if (dropped) {
+    controller_.release(permit, dispatcher_.now() - admitted_at_, true);
+  } else {
+    controller_.releaseWithoutSample(permit);
+  }
 }
 
 }  // namespace rampart::filters

@@ -214,6 +214,12 @@ SheddingConfig readShedding(ErrorSink& sink, MapReader& route) {
     if (limit.min_limit <= limit.max_limit) {
       limit.initial_limit = std::clamp(limit.initial_limit, limit.min_limit, limit.max_limit);
     }
+    // An unset queue bound follows max_limit: bursts wait (at most max_queue_wait) rather
+    // than being refused while the limit is low; max_queue_wait is what bounds the delay.
+    if (s.admission.max_queue == 0) s.admission.max_queue = limit.max_limit;
+    // Queueing backends (one batch at a time) double their latency well before they are
+    // saturated; a tighter tolerance would shed at moderate load.
+    limit.tolerance = 2.0;
     requirePositive(sink, m, "max_queue_wait", s.admission.max_queue_wait);
   });
   return s;

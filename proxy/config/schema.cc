@@ -178,7 +178,7 @@ const std::vector<SchemaKey>& configSchema() {
       {"routes[].load_shedding.max_limit", "uint", "1024", false, "Highest concurrency limit."},
       {"routes[].load_shedding.initial_limit", "uint", "32", false, "Limit before any evidence."},
       {"routes[].load_shedding.max_queue", "uint", "0", false,
-       "Requests waiting for admission; 0 = as many as the current limit."},
+       "Requests waiting for admission; 0 = max_limit (the wait is bounded by max_queue_wait)."},
       {"routes[].load_shedding.max_queue_wait", "duration", "50ms", false,
        "Longest wait in the queue before a 503."},
       {"routes[].load_shedding.priority_header", "string", "x-priority", false,

@@ -404,16 +404,27 @@ void ActiveRequest::onAttemptTrailers(UpstreamAttempt&, http::HeaderMap& trailer
   encoder_.encodeTrailers(trailers);
 }
 
+bool ActiveRequest::onAttemptTimeout(UpstreamAttempt& attempt) {
+  routeStats().attempt_timeouts_total.inc();
+  cluster_->stats().upstream_timeouts_total.inc();
+  runtime_->recordLatency(context_.dispatcher.now(), runtime_->attemptTimeout());
+  if (committed_ || attempts_.size() > 1) return false;  // a hedge is racing it: let both run
+  FailureCause cause;
+  cause.timeout = true;
+  if (mayRetry(cause)) {
+    retry_granted_ = true;
+    return true;
+  }
+  // No retry would replace it: waiting for the slow answer beats giving none.
+  annotate("attempt_timeout", "waited");
+  return false;
+}
+
 void ActiveRequest::onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure failure) {
   const bool was_committed = committed_ == &attempt;
   const size_t endpoint = attempt.endpoint();
   dropAttempt(attempt);
-  if (failure.timeout) {
-    upstream_timed_out_ = true;
-    routeStats().attempt_timeouts_total.inc();
-    cluster_->stats().upstream_timeouts_total.inc();
-    runtime_->recordLatency(context_.dispatcher.now(), runtime_->attemptTimeout());
-  }
+  if (failure.timeout) upstream_timed_out_ = true;
   if (was_committed) {
     // The response was already on its way: all we can do is cut it.
     committed_ = nullptr;
@@ -431,7 +442,9 @@ void ActiveRequest::onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure fa
   const std::string reason =
       failure.timeout ? "attempt_timeout" : upstream::failureName(failure.failure);
   annotate("failed_endpoint", std::string(endpointText(cluster_, endpoint)));
-  if (mayRetry(cause)) {
+  const bool retry = retry_granted_ || mayRetry(cause);
+  retry_granted_ = false;
+  if (retry) {
     annotate("retried", reason);
     scheduleRetry();
     return;
@@ -588,7 +601,11 @@ void ActiveRequest::finish() {
   if (committed_ && cluster_) {
     cluster_->stats().upstream_request_duration.observe(now - committed_->startTime());
   }
-  filters::RequestOutcome outcome{response_status_, local_reply_, upstream_timed_out_, duration};
+  // Timed out means the caller got no answer in time (a 504), not that one attempt was slow.
+  const bool timed_out = upstream_timed_out_ && response_status_ == 504 && local_reply_;
+  const policy::Duration upstream_rtt =
+      committed_ ? now - committed_->startTime() : policy::Duration::zero();
+  filters::RequestOutcome outcome{response_status_, local_reply_, timed_out, duration, upstream_rtt};
   for (auto& filter : filters_) filter->onComplete(outcome);
   filters_.clear();
   if (!context_.config->access_log) return;

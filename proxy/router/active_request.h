@@ -62,6 +62,7 @@ class ActiveRequest final : public AttemptOwner,
   void onAttemptData(UpstreamAttempt& attempt, event::Buffer& data, bool end_stream) override;
   void onAttemptTrailers(UpstreamAttempt& attempt, http::HeaderMap& trailers) override;
   void onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure failure) override;
+  bool onAttemptTimeout(UpstreamAttempt& attempt) override;
   void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) override;
 
  private:
@@ -86,6 +87,7 @@ class ActiveRequest final : public AttemptOwner,
   bool retryableMethod() const;
   bool matchesRetryOn(const FailureCause& cause) const;
   bool mayRetry(const FailureCause& cause);
+  bool retry_granted_ = false;  // onAttemptTimeout() already took a retry from the budget
   void scheduleRetry();
   void onHedgeTimer();
   void onDeadline();

@@ -106,8 +106,11 @@ void UpstreamAttempt::onUpstreamWriteBlocked(bool blocked) {
 
 void UpstreamAttempt::onTimeout() {
   if (done_) return;
-  // A timeout is evidence of slowness: the endpoint is charged the full timeout.
-  report(upstream::AttemptResult::Failure, timeout_);
+  // A timeout is evidence of slowness whatever happens next.
+  report(upstream::AttemptResult::TimedOut, timeout_);
+  // Abandon the attempt only when something better will be tried: cancelling work the
+  // upstream already queued, with no retry to replace it, only turns a slow answer into none.
+  if (!owner_.onAttemptTimeout(*this)) return;
   cancel();
   owner_.onAttemptFailure(*this, AttemptFailure{true, {}});
 }

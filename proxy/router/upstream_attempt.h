@@ -31,6 +31,9 @@ class AttemptOwner {
   virtual void onAttemptTrailers(UpstreamAttempt& attempt, http::HeaderMap& trailers) = 0;
   // No further calls follow for this attempt.
   virtual void onAttemptFailure(UpstreamAttempt& attempt, AttemptFailure failure) = 0;
+  // The attempt's timeout expired: true abandons it (onAttemptFailure follows), false keeps
+  // waiting for its answer (the request's deadline still applies).
+  virtual bool onAttemptTimeout(UpstreamAttempt& attempt) { return true; }
   virtual void onAttemptWriteBlocked(UpstreamAttempt& attempt, bool blocked) = 0;
 };
 

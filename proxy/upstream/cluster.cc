@@ -81,15 +81,18 @@ void UpstreamCluster::onAttemptResult(size_t endpoint, AttemptResult result,
   auto& es = stats_.endpoints[endpoint];
   const auto now = dispatcher_.now();
   const bool success = result == AttemptResult::Success;
-  if (success) {
+  if (success || result == AttemptResult::TimedOut) {
+    // A timeout is a latency sample, not an error: the peak jumps to it, but without the
+    // error penalty that would make a merely queued endpoint look broken.
     e.ewma.observeSuccess(now, latency);
   } else {
     e.ewma.observeFailure(now, latency);
-    es.endpoint_failures_total.inc();
   }
+  if (!success) es.endpoint_failures_total.inc();
   es.endpoint_peak_ewma_microseconds.set(static_cast<int64_t>(e.ewma.estimateMillis(now) * 1000));
   if (outliers_) {
-    outliers_->onResult(endpoint, now, success, latency);
+    // Slowness is the latency test's business; only errors count against the success rate.
+    outliers_->onResult(endpoint, now, result != AttemptResult::Failure, latency);
     syncEjectionMetrics();
   }
 }
@@ -109,6 +112,14 @@ void UpstreamCluster::syncEjectionMetrics() {
     auto& es = stats_.endpoints[i];
     es.endpoint_ejected.set(out ? 1 : 0);
     if (!out) {
+      // Back on probation: start it at twice the worst latency among its peers, so the
+      // balancer sends it a trickle until fresh samples show it is healthy again.
+      double worst = 0;
+      for (size_t j = 0; j < endpoints_.size(); ++j) {
+        if (j != i) worst = std::max(worst, endpoints_[j].ewma.estimateMillis(now));
+      }
+      e.ewma.reset();
+      e.ewma.observeSuccess(now, policy::fromMillis(std::max(worst * 2, 1.0)));
       log::info("endpoint returned",
                 {{"cluster", config_.name}, {"endpoint", config_.endpoints[i].text}});
       continue;

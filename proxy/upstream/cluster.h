@@ -22,7 +22,8 @@ namespace rampart::upstream {
 // How an attempt ended, for the balancer and outlier detection.
 enum class AttemptResult {
   Success,    // a response below 500
-  Failure,    // 5xx, reset, protocol error, connect failure, per-attempt timeout
+  Failure,    // 5xx, reset, protocol error, connect failure
+  TimedOut,   // no answer within the attempt timeout (slow, not necessarily broken)
   Cancelled,  // abandoned by us (a hedge lost, the client left): no evidence either way
 };
 
