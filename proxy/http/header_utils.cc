@@ -31,6 +31,12 @@ void stripHopByHop(HeaderMap& headers) {
         headers.remove(name);
     }
   }
+  // "te: trailers" is the one TE value that means something end to end (gRPC requires it):
+  // it survives the strip, reduced to exactly that token.
+  bool te_trailers = false;
+  headers.forEach([&te_trailers](std::string_view name, std::string_view value) {
+    if (name == "te" && headerValueHasToken(value, "trailers")) te_trailers = true;
+  });
   // One pass over the headers instead of one scan per hop-by-hop name.
   headers.removeIf([](std::string_view name) {
     switch (name.size()) {
@@ -50,6 +56,7 @@ void stripHopByHop(HeaderMap& headers) {
         return false;
     }
   });
+  if (te_trailers) headers.set("te", "trailers");
 }
 
 void appendForwardedFor(HeaderMap& headers, std::string_view client) {

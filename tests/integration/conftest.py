@@ -62,3 +62,24 @@ def gpu_factory():
     yield make
     for b in started:
         b.close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Throwaway CAs and certificates for the TLS / mTLS / gRPC tests (see harness.Pki)."""
+    return harness.Pki(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture
+def h2_backend_factory():
+    """Starts harness.H2Backend servers; closes them at teardown."""
+    started = []
+
+    def make(handler=None, **kwargs):
+        b = harness.H2Backend(handler, **kwargs)
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.close()

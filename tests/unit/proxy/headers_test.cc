@@ -165,6 +165,14 @@ TEST(StripHopByHop, ConnectionCannotStripHeadersTheProxyRelieson) {
             (Pairs{{"host", "svc"}, {"x-forwarded-for", "10.0.0.1"}, {"x-request-id", "r1"}}));
 }
 
+TEST(StripHopByHop, KeepsTeTrailersReducedToThatToken) {
+  HeaderMap h;
+  h.add("TE", "gzip, Trailers");
+  h.add("x-a", "1");
+  stripHopByHop(h);
+  EXPECT_EQ(pairsOf(h), (Pairs{{"x-a", "1"}, {"te", "trailers"}}));
+}
+
 TEST(StripHopByHop, NoConnectionHeaderIsFine) {
   HeaderMap h;
   h.add("a", "1");
