@@ -33,10 +33,8 @@ void stripHopByHop(HeaderMap& headers) {
   }
   // "te: trailers" is the one TE value that means something end to end (gRPC requires it):
   // it survives the strip, reduced to exactly that token.
-  bool te_trailers = false;
-  headers.forEach([&te_trailers](std::string_view name, std::string_view value) {
-    if (name == "te" && headerValueHasToken(value, "trailers")) te_trailers = true;
-  });
+  const auto te = headers.get("te");
+  const bool te_trailers = te && headerValueHasToken(*te, "trailers");
   // One pass over the headers instead of one scan per hop-by-hop name.
   headers.removeIf([](std::string_view name) {
     switch (name.size()) {

@@ -801,29 +801,33 @@ class _H2ServerConnection:
 
     def stream_done(self, stream_id):
         """The handler finished this stream; maybe send the configured GOAWAY."""
-        from hyperframe.frame import GoAwayFrame
         with self.cond:
             self._release(stream_id)
             b = self.backend
-            if b.goaway_after and self.received >= b.goaway_after and not self.goaway_sent:
-                # A graceful GOAWAY as a server restarting would send it: streams up to
-                # the last one received still finish; new ones must go elsewhere.
-                self.goaway_sent = True
-                frame = GoAwayFrame(0)
-                frame.last_stream_id = self.highest_stream
-                frame.error_code = 0
-                self._flush()
-                try:
-                    self.sock.sendall(frame.serialize())
-                except OSError:
-                    pass
-                b.goaways_sent += 1
+            if b.goaway_after and self.received >= b.goaway_after:
+                self.send_graceful_goaway()
             if self.goaway_sent and not self.active and not self.closed:
                 self._flush()
                 try:
                     self.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def send_graceful_goaway(self):
+        """GOAWAY(NO_ERROR) as a restarting server sends it: streams up to the last one
+        received still finish; new ones must go elsewhere. Caller holds self.cond."""
+        from hyperframe.frame import GoAwayFrame
+        if self.closed or self.goaway_sent:
+            return
+        self.goaway_sent = True
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = self.highest_stream
+        self._flush()
+        try:
+            self.sock.sendall(frame.serialize())
+        except OSError:
+            pass
+        self.backend.goaways_sent += 1
 
     def close(self):
         with self.cond:
@@ -889,20 +893,11 @@ class H2Backend:
 
     def goaway_all(self):
         """Sends a graceful GOAWAY on every open connection now (they close once idle)."""
-        from hyperframe.frame import GoAwayFrame
         for c in list(self.connections):
             with c.cond:
                 if c.closed or c.goaway_sent:
                     continue
-                c.goaway_sent = True
-                frame = GoAwayFrame(0)
-                frame.last_stream_id = c.highest_stream
-                c._flush()
-                try:
-                    c.sock.sendall(frame.serialize())
-                except OSError:
-                    pass
-                self.goaways_sent += 1
+                c.send_graceful_goaway()
                 if not c.active:
                     try:
                         c.sock.shutdown(socket.SHUT_RDWR)

@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 import select
-import signal
 import socket
 import subprocess
 import threading
@@ -19,7 +18,6 @@ import time
 
 import pytest
 from h2.errors import ErrorCodes
-from h2.settings import SettingCodes
 from hyperframe.frame import (GoAwayFrame, HeadersFrame, PingFrame, RstStreamFrame,
                               SettingsFrame)
 
