@@ -644,7 +644,6 @@ class _H2ServerConnection:
         # (RST_STREAM REFUSED_STREAM) instead of python-h2's connection error.
         self.h2.local_settings._settings[codes.MAX_CONCURRENT_STREAMS] = collections.deque([1 << 30])
         self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
 
     def _flush(self):
         data = self.h2.data_to_send()
@@ -711,6 +710,10 @@ class _H2ServerConnection:
             self.active.add(ev.stream_id)
             self.received += 1
             self.peak_active = max(self.peak_active, len(self.active))
+            # GOAWAY goes out with the Nth request, before its response, so the proxy
+            # cannot race a new stream onto this connection (RFC 9113 6.8).
+            if b.goaway_after and self.received >= b.goaway_after:
+                self.send_graceful_goaway()
             with b.lock:
                 b.requests.append(req)
                 b.active += 1
@@ -803,9 +806,6 @@ class _H2ServerConnection:
         """The handler finished this stream; maybe send the configured GOAWAY."""
         with self.cond:
             self._release(stream_id)
-            b = self.backend
-            if b.goaway_after and self.received >= b.goaway_after:
-                self.send_graceful_goaway()
             if self.goaway_sent and not self.active and not self.closed:
                 self._flush()
                 try:
@@ -888,8 +888,12 @@ class H2Backend:
             if self.tls_context is not None:
                 sock = self.tls_context.wrap_socket(sock, server_side=True,
                                                     do_handshake_on_connect=False)
+            # Listed before it serves anything, so a test that has seen a response also
+            # sees the connection that carried it.
             with self.lock:
-                self.connections.append(_H2ServerConnection(self, sock, len(self.connections)))
+                conn = _H2ServerConnection(self, sock, len(self.connections))
+                self.connections.append(conn)
+            conn.thread.start()
 
     def goaway_all(self):
         """Sends a graceful GOAWAY on every open connection now (they close once idle)."""
