@@ -9,6 +9,10 @@ namespace {
 constexpr size_t kSocketHighWatermark = 256 * 1024;
 // How often streams are checked for a peer that stopped opening its window.
 constexpr auto kStallCheck = std::chrono::seconds(5);
+// Between the drain's shutdown notice and the final GOAWAY: time for streams the
+// client opened before it saw the notice to arrive (RFC 9113 6.8 suggests one RTT;
+// on a sidecar's loopback that is far below this).
+constexpr auto kDrainNoticeGrace = std::chrono::milliseconds(500);
 }  // namespace
 
 // One request stream: the ActiveRequest's downstream side.
@@ -110,7 +114,8 @@ Http2DownstreamConnection::Http2DownstreamConnection(
         codec_.resetStalledStreams(context_.config->limits.idle_timeout);
         flush();
         stall_timer_.enable(kStallCheck);
-      }) {
+      }),
+      final_goaway_timer_(context.dispatcher, [this] { sendFinalGoaway(); }) {
   socket_->setCallbacks(this);
   peer_host_ = socket_->peer().hostString();
   if (auto identity = socket_->peerIdentity()) peer_identity_ = *identity;
@@ -224,13 +229,27 @@ void Http2DownstreamConnection::onRequestRejected(int32_t, int status) {
 void Http2DownstreamConnection::drain() {
   if (draining_ || closed_) return;
   draining_ = true;
+  // Two-phase, as RFC 9113 6.8 describes: GOAWAY(2^31-1) first so the client
+  // stops opening streams without losing any already on the wire, then the real
+  // last stream id. Streams in flight finish; the connection closes when they have.
   codec_.submitGoaway(NGHTTP2_NO_ERROR, true);
   flush();
+  final_goaway_timer_.enable(kDrainNoticeGrace);
   maybeFinishDrain();
 }
 
+void Http2DownstreamConnection::sendFinalGoaway() {
+  if (closed_ || final_goaway_sent_) return;
+  final_goaway_sent_ = true;
+  codec_.submitGoaway(NGHTTP2_NO_ERROR, false);
+  flush();
+}
+
 void Http2DownstreamConnection::maybeFinishDrain() {
-  if (streams_.empty()) closeWhenFlushed();
+  if (!streams_.empty()) return;
+  final_goaway_timer_.disable();
+  sendFinalGoaway();
+  closeWhenFlushed();
 }
 
 void Http2DownstreamConnection::onIdleTimeout() {
@@ -253,6 +272,7 @@ void Http2DownstreamConnection::close() {
   closed_ = true;
   idle_timer_.disable();
   stall_timer_.disable();
+  final_goaway_timer_.disable();
   for (auto& [id, stream] : streams_) {
     if (!stream->request().responseComplete()) stream->request().onDownstreamReset();
     context_.dispatcher.deferredDelete(std::move(stream));

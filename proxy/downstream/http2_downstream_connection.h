@@ -51,6 +51,7 @@ class Http2DownstreamConnection final : public DownstreamConnection,
   void closeWhenFlushed();
   void close();
   void maybeFinishDrain();
+  void sendFinalGoaway();
   void onIdleTimeout();
 
   server::WorkerContext& context_;
@@ -62,6 +63,7 @@ class Http2DownstreamConnection final : public DownstreamConnection,
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   event::Timer idle_timer_;
   event::Timer stall_timer_;
+  event::Timer final_goaway_timer_;
   std::string scratch_;
   std::string peer_host_;
   std::string peer_identity_;
@@ -69,6 +71,7 @@ class Http2DownstreamConnection final : public DownstreamConnection,
   bool closing_ = false;
   bool closed_ = false;
   bool draining_ = false;
+  bool final_goaway_sent_ = false;
 };
 
 }  // namespace rampart::downstream
