@@ -110,11 +110,12 @@ Http2DownstreamConnection::Http2DownstreamConnection(
       socket_(std::move(socket)),
       codec_(http::Http2Codec::Mode::Server, *this, limits, context.dispatcher),
       idle_timer_(context.dispatcher, [this] { onIdleTimeout(); }),
-      stall_timer_(context.dispatcher, [this] {
-        codec_.resetStalledStreams(context_.config->limits.idle_timeout);
-        flush();
-        stall_timer_.enable(kStallCheck);
-      }),
+      stall_timer_(context.dispatcher,
+                   [this] {
+                     codec_.resetStalledStreams(context_.config->limits.idle_timeout);
+                     flush();
+                     stall_timer_.enable(kStallCheck);
+                   }),
       final_goaway_timer_(context.dispatcher, [this] { sendFinalGoaway(); }) {
   socket_->setCallbacks(this);
   peer_host_ = socket_->peer().hostString();
@@ -156,6 +157,7 @@ void Http2DownstreamConnection::flush() {
     stats_.downstream_bytes_sent_total.inc(scratch_.size());
     socket_->write(scratch_);
   }
+  if (codec_.failed() && !closing_) closeWhenFlushed();
 }
 
 void Http2DownstreamConnection::onWriteDrained() {
@@ -214,7 +216,8 @@ void Http2DownstreamConnection::onProtocolError(http::Http2ProtocolError kind) {
   log::warn("http2 protocol error", {{"kind", http::protocolErrorName(kind)},
                                      {"peer", socket_->peer().toString()},
                                      {"listener", context_.config->listeners[listener_].name}});
-  closeWhenFlushed();
+  // Reported from inside receive() or produce(): flush(), which follows both, writes
+  // the GOAWAY and closes. Closing from here would nest a flush inside one.
 }
 
 void Http2DownstreamConnection::onStreamWritable(int32_t id) {

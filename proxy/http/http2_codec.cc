@@ -176,7 +176,8 @@ Http2Codec::Http2Codec(Mode mode, Http2Callbacks& callbacks, const Http2Limits& 
       callbacks_(callbacks),
       limits_(limits),
       clock_(clock),
-      guard_(limits_, clock.now()) {
+      guard_(limits_, clock.now()),
+      last_data_progress_(clock.now()) {
   createSession();
   submitSettings();
 }
@@ -280,11 +281,12 @@ size_t Http2Codec::produce(std::string& out, size_t max_bytes) {
     const uint8_t* data = nullptr;
     const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
     if (n < 0) {
-      in_produce_ = false;
       failFatal(static_cast<int>(n));
+      in_produce_ = false;
       out.append(fatal_out_);
       total += fatal_out_.size();
       fatal_out_.clear();
+      reportDeferredError();
       return total;
     }
     if (n == 0) break;
@@ -298,7 +300,31 @@ size_t Http2Codec::produce(std::string& out, size_t max_bytes) {
   for (int32_t id : writable) {
     if (find(id) && !failed_) callbacks_.onStreamWritable(id);
   }
+  reportDeferredError();
   return total;
+}
+
+void Http2Codec::reportError(Http2ProtocolError kind) {
+  // From inside produce() the owner is in the middle of writing what it returns: it
+  // hears of the error when produce() is done, or its bytes would go out of order.
+  if (in_produce_) {
+    deferred_error_ = kind;
+    return;
+  }
+  callbacks_.onProtocolError(kind);
+}
+
+void Http2Codec::reportDeferredError() {
+  if (!deferred_error_) return;
+  const Http2ProtocolError kind = *deferred_error_;
+  deferred_error_.reset();
+  callbacks_.onProtocolError(kind);
+}
+
+uint32_t Http2Codec::peerMaxConcurrentStreams() const {
+  if (!session_) return 0;
+  return nghttp2_session_get_remote_settings(session_.get(),
+                                             NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
 bool Http2Codec::wantsRead() const {
@@ -407,6 +433,7 @@ int Http2Codec::onFrameRecv(const nghttp2_frame& frame) {
       if (ack) {
         guard_.onOtherFrame();
       } else {
+        peer_settings_seen_ = true;
         abuse = guard_.onSettings(clock_.now());
       }
       break;
@@ -603,7 +630,7 @@ int Http2Codec::onFrameSend(const nghttp2_frame& frame) {
         } else if (frame.goaway.error_code == NGHTTP2_INTERNAL_ERROR && mode_ == Mode::Server) {
           kind = Http2ProtocolError::RapidReset;  // nghttp2's RST_STREAM rate limit
         }
-        callbacks_.onProtocolError(kind);
+        reportError(kind);
       }
       break;
     default:
@@ -637,6 +664,7 @@ ssize_t Http2Codec::readData(int32_t stream_id, uint8_t* buf, size_t length, uin
     s->queue_offset += n;
     queued_total_ -= n;
     s->last_progress = clock_.now();
+    last_data_progress_ = s->last_progress;
     if (s->queue_offset == s->queue.size()) {
       s->queue.clear();
       s->queue_offset = 0;
@@ -819,6 +847,14 @@ size_t Http2Codec::resetStalledStreams(policy::Duration max_stall) {
       stalled.push_back(id);
     }
   }
+  if (stalled.empty()) return 0;
+  if (now - last_data_progress_ > max_stall) {
+    // Not one byte of DATA left this connection for max_stall although some was
+    // queued: the peer holds the connection open with zero windows (a stall attack,
+    // or a dead client). It goes, not just its streams.
+    fail(Http2ProtocolError::ZeroWindowStall, NGHTTP2_ENHANCE_YOUR_CALM);
+    return stalled.size();
+  }
   for (int32_t id : stalled) resetStream(id, NGHTTP2_CANCEL);
   return stalled.size();
 }
@@ -845,7 +881,7 @@ void Http2Codec::fail(Http2ProtocolError kind, uint32_t error_code) {
   failed_ = true;
   goaway_sent_ = true;
   nghttp2_session_terminate_session(session_.get(), error_code);
-  callbacks_.onProtocolError(kind);
+  reportError(kind);
 }
 
 void Http2Codec::failFatal(int lib_error) {
@@ -890,7 +926,7 @@ void Http2Codec::failFatal(int lib_error) {
   session_.reset();
   streams_.clear();
   queued_total_ = 0;
-  callbacks_.onProtocolError(kind);
+  reportError(kind);
 }
 
 }  // namespace rampart::http

@@ -129,7 +129,9 @@ class Http2Codec {
   // Acknowledges `bytes` of received body as forwarded (reopens flow-control windows).
   void consume(int32_t stream, size_t bytes);
   // Resets streams whose send queue made no progress for `max_stall` (peer keeps a
-  // zero window); returns how many. Call from a periodic timer.
+  // zero window); returns how many. When no DATA at all left the connection for
+  // `max_stall`, fails the connection instead (GOAWAY ENHANCE_YOUR_CALM,
+  // ZeroWindowStall). Call from a periodic timer.
   size_t resetStalledStreams(policy::Duration max_stall);
 
   // True when the stream is open for sending and its queue is below the watermark.
@@ -139,6 +141,9 @@ class Http2Codec {
   size_t totalSendQueueBytes() const;
   // Streams known to the codec and not yet closed.
   size_t openStreams() const { return streams_.size(); }
+  // The peer's SETTINGS_MAX_CONCURRENT_STREAMS (ours until its SETTINGS arrive).
+  uint32_t peerMaxConcurrentStreams() const;
+  bool peerSettingsSeen() const { return peer_settings_seen_; }
   // True once a GOAWAY was sent or received.
   bool draining() const { return goaway_sent_ || goaway_received_; }
   // True after the connection failed (protocol error or abuse).
@@ -193,6 +198,8 @@ class Http2Codec {
   void fail(Http2ProtocolError kind, uint32_t error_code);
   // Turns a fatal nghttp2 error into a GOAWAY written by hand (the session is unusable).
   void failFatal(int lib_error);
+  void reportError(Http2ProtocolError kind);
+  void reportDeferredError();
   void noteWritable(Stream& stream);
 
   const Mode mode_;
@@ -202,12 +209,15 @@ class Http2Codec {
   Http2FloodGuard guard_;
   SessionPtr session_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
-  std::vector<int32_t> writable_;  // streams to report after produce()
-  std::string fatal_out_;          // a hand-written GOAWAY after a fatal error
+  std::vector<int32_t> writable_;                     // streams to report after produce()
+  std::optional<Http2ProtocolError> deferred_error_;  // raised inside produce()
+  policy::TimePoint last_data_progress_{};            // last DATA bytes handed to nghttp2
+  std::string fatal_out_;                             // a hand-written GOAWAY after a fatal error
   std::string last_error_;
   int last_invalid_error_ = 0;  // nghttp2 error of the last invalid frame
   size_t queued_total_ = 0;
   bool failed_ = false;
+  bool peer_settings_seen_ = false;
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
   int own_goaways_pending_ = 0;  // GOAWAYs we submitted and nghttp2 has not sent yet

@@ -26,6 +26,8 @@ const char* protocolErrorName(Http2ProtocolError kind) {
       return "continuation_flood";
     case Http2ProtocolError::OutboundFlood:
       return "outbound_flood";
+    case Http2ProtocolError::ZeroWindowStall:
+      return "zero_window_stall";
     case Http2ProtocolError::Internal:
       return "internal";
   }

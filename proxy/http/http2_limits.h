@@ -54,6 +54,7 @@ enum class Http2ProtocolError {
   EmptyFrameFlood,    // a run of empty DATA frames (CPU burn without progress)
   ContinuationFlood,  // a header block split into too many CONTINUATION frames
   OutboundFlood,      // the peer does not read: too many ACK frames queued for it
+  ZeroWindowStall,    // the peer kept every window shut: no DATA could leave for max_stall
   Internal,           // nghttp2 failed (out of memory); not the peer's fault
 };
 

@@ -1,5 +1,7 @@
 #include "proxy/upstream/http2_client_connection.h"
 
+#include <algorithm>
+
 #include "proxy/common/log.h"
 #include "proxy/upstream/http2_pool.h"
 
@@ -125,7 +127,12 @@ Http2ClientConnection::Http2ClientConnection(Http2Pool& pool, event::Dispatcher&
 Http2ClientConnection::~Http2ClientConnection() = default;
 
 bool Http2ClientConnection::hasRoom() const {
-  return ready() && streams_.size() < cluster_.http2.max_concurrent_streams;
+  // Past the backend's own limit nghttp2 would hold the stream back unseen, and before
+  // its SETTINGS arrive the backend would refuse it: the limit the pool last heard from
+  // this endpoint stands in until then.
+  const size_t peer =
+      codec_.peerSettingsSeen() ? codec_.peerMaxConcurrentStreams() : pool_.knownPeerStreamLimit();
+  return ready() && streams_.size() < std::min<size_t>(cluster_.http2.max_concurrent_streams, peer);
 }
 
 UpstreamStream& Http2ClientConnection::newStream(UpstreamResponseHandler& handler) {
@@ -140,6 +147,7 @@ void Http2ClientConnection::flush() {
   scratch_.clear();
   codec_.produce(scratch_, kSocketHighWatermark - pending);
   if (!scratch_.empty()) socket_->write(scratch_);
+  if (codec_.failed()) close();
 }
 
 void Http2ClientConnection::onConnected() {
@@ -159,6 +167,7 @@ void Http2ClientConnection::onRead() {
   });
   if (closed_) return;
   input.drain(input.length());
+  if (codec_.peerSettingsSeen()) pool_.notePeerStreamLimit(codec_.peerMaxConcurrentStreams());
   flush();
   if (failed || codec_.failed()) close();
 }
@@ -264,8 +273,8 @@ void Http2ClientConnection::onGoaway(int32_t, uint32_t) {
 void Http2ClientConnection::onProtocolError(http::Http2ProtocolError kind) {
   log::warn("upstream http2 protocol error",
             {{"cluster", cluster_.name}, {"kind", http::protocolErrorName(kind)}});
-  flush();
-  close();
+  // Reported from inside receive() or produce(): flush(), which follows both, writes
+  // the GOAWAY and closes. Flushing from here would nest inside one.
 }
 
 void Http2ClientConnection::onStreamWritable(int32_t id) {

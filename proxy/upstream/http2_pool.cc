@@ -6,7 +6,11 @@ namespace rampart::upstream {
 
 Http2Pool::Http2Pool(event::Dispatcher& dispatcher, const config::ClusterConfig& cluster,
                      const event::SocketAddress& endpoint, stats::ClusterStats& stats)
-    : dispatcher_(dispatcher), cluster_(cluster), endpoint_(endpoint), stats_(stats) {}
+    : dispatcher_(dispatcher),
+      cluster_(cluster),
+      endpoint_(endpoint),
+      stats_(stats),
+      peer_stream_limit_(cluster.http2.max_concurrent_streams) {}
 
 Http2Pool::~Http2Pool() {
   pending_.clear();

@@ -29,6 +29,10 @@ class Http2Pool final : public ConnectionPool {
   void onStreamDone(Http2ClientConnection& connection);
   void onConnectionClosed(Http2ClientConnection& connection,
                           std::optional<UpstreamFailure> connect_failure);
+  // The endpoint's SETTINGS_MAX_CONCURRENT_STREAMS as its connections last reported
+  // it; a new connection uses it until its own SETTINGS arrive.
+  void notePeerStreamLimit(uint32_t limit) { peer_stream_limit_ = limit; }
+  uint32_t knownPeerStreamLimit() const { return peer_stream_limit_; }
 
  private:
   struct Pending {
@@ -47,6 +51,7 @@ class Http2Pool final : public ConnectionPool {
   std::list<std::unique_ptr<Http2ClientConnection>> connections_;
   std::deque<Pending> pending_;
   uint32_t connecting_ = 0;
+  uint32_t peer_stream_limit_;
   uint64_t next_ticket_ = 1;
 };
 

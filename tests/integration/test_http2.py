@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -18,6 +19,7 @@ import time
 
 import pytest
 from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
 from hyperframe.frame import (GoAwayFrame, HeadersFrame, PingFrame, RstStreamFrame,
                               SettingsFrame)
 
@@ -404,8 +406,9 @@ class GoodClient:
     """A well-behaved h2 client (and an HTTP/1.1 one) that keeps requesting in a thread
     while an abuser attacks; every request must succeed."""
 
-    def __init__(self, proxy):
+    def __init__(self, proxy, h2_path="/good", h1_path="/good-h1"):
         self.proxy = proxy
+        self.h2_path, self.h1_path = h2_path, h1_path
         self.ok = 0
         self.failures = []
         self._stop = threading.Event()
@@ -421,12 +424,12 @@ class GoodClient:
         try:
             while not self._stop.is_set():
                 try:
-                    r = c.response(c.request("GET", "/good"), timeout=5)
+                    r = c.response(c.request("GET", self.h2_path), timeout=5)
                     if r.status == 200:
                         self.ok += 1
                     else:
                         self.failures.append(f"h2 status {r.status} reset {r.reset_code}")
-                    status = self.proxy.request("GET", "/good-h1", timeout=5)[0]
+                    status = self.proxy.request("GET", self.h1_path, timeout=5)[0]
                     if status == 200:
                         self.ok += 1
                     else:
@@ -543,5 +546,148 @@ def test_control_frame_floods_are_closed_with_goaway(flood_target, kind, frame, 
     assert kind in flood_kinds(proxy)
 
 
+def test_drain_sends_graceful_goaway_and_finishes_in_flight_streams(backend_factory,
+                                                                     rampart_factory):
+    def handler(req):
+        time.sleep(1.0)
+        req.respond(200, "drained-ok")
+    b = backend_factory(handler)
+    proxy = rampart_factory(h2_rampart_config(b.port))
+    # nghttp fetches the three URLs as concurrent streams of one connection and, with -v,
+    # prints every frame it receives.
+    client = subprocess.Popen(["nghttp", "-v"] + [url(proxy, "/slow/%d" % i)
+                                                       for i in range(3)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(b.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(b.requests) == 3, "the three streams did not reach the backend"
+        proxy.signal(signal.SIGTERM)
+        out, _ = client.communicate(timeout=15)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 0, out
+    goaways = [line for line in out.splitlines() if "recv GOAWAY" in line]
+    assert goaways, out
+    # The notice first (last_stream_id 2^31-1), then the real last stream.
+    assert "last_stream_id=2147483647" in out and "error_code=NO_ERROR" in out, out
+    assert out.count(":status: 200") == 3 and out.count("drained-ok") == 3, out
+    last = max(int(m) for m in re.findall(r"send HEADERS frame <[^>]*stream_id=(\d+)>", out))
+    assert f"last_stream_id={last}," in out, out
+    assert "RST_STREAM" not in out, out
+    assert proxy.wait(10) == 0
 
 
+def test_h2_pool_opens_another_connection_when_streams_are_full(h2_backend_factory,
+                                                                rampart_factory):
+    def slow(req):
+        time.sleep(0.0 if req.path == "/warm" else 0.6)
+        req.respond(200, "p")
+    b = h2_backend_factory(slow, max_concurrent_streams=4)
+    proxy = rampart_factory(h2_rampart_config(b.port, protocol="h2"))
+    assert proxy.request("GET", "/warm")[0] == 200  # the first connection knows the limit now
+    c = H2Client(proxy.address())
+    try:
+        sids = [c.request("GET", f"/p/{i}") for i in range(12)]
+        statuses = [c.response(sid, timeout=10).status for sid in sids]
+    finally:
+        c.close()
+    assert statuses == [200] * 12, proxy.log_text()[-4000:]
+    assert b.refused == 0, "Rampart opened streams beyond the backend's advertised limit"
+    assert all(conn.peak_active <= 4 for conn in b.connections)
+    assert len(b.connections) >= 3
+    assert proxy.metric("rampart_upstream_connections_total", cluster="c") == len(b.connections)
+
+
+def test_max_concurrent_streams_is_advertised_and_enforced(backend_factory, rampart_factory):
+    tracker = Tracker()
+
+    def slow(req):
+        with tracker:
+            time.sleep(0.2)
+            req.respond(200, "c")
+    b = backend_factory(slow)
+    proxy = rampart_factory(h2_rampart_config(
+        b.port, listener_extra=", http2: {max_concurrent_streams: 5}"))
+    # h2load opens its -m streams before the server's SETTINGS can arrive, and streams
+    # over an advertised limit are refused (RFC 9113 5.1.2), so it is run at the limit.
+    p = subprocess.run(["h2load", "-n", "40", "-c", "1", "-m", "5", url(proxy, "/c")],
+                       capture_output=True, text=True, timeout=30)
+    assert "40 succeeded" in p.stdout, p.stdout
+    assert tracker.peak <= 5, f"{tracker.peak} streams of one connection ran at once"
+
+    # A client that ignores the limit: its extra streams are refused, not served.
+    c = H2Client(proxy.address())
+    other = H2Client(proxy.address())
+    try:
+        c.wait(lambda: c.remote_settings_seen, what="SETTINGS")
+        assert c.h2.remote_settings.max_concurrent_streams == 5
+        c.h2.remote_settings._settings[SettingCodes.MAX_CONCURRENT_STREAMS][0] = 1000
+        # Past an acknowledged limit nghttp2 ends the connection (GOAWAY PROTOCOL_ERROR),
+        # which may come while this client is still writing.
+        sids = []
+        try:
+            for i in range(10):
+                sids.append(c.request("GET", f"/over/{i}"))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not c.closed and \
+                not all(c.streams[s].done for s in sids):
+            try:
+                c.pump(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        served = [s for s in sids if c.streams[s].status == 200]
+        assert len(served) <= 5
+        refused = [s for s in sids if c.streams[s].reset_code is not None]
+        assert len(served) + len(refused) == 10 or c.closed or c.goaway is not None
+        assert tracker.peak <= 5
+        # Another connection is unaffected.
+        assert other.response(other.request("GET", "/other")).status == 200
+    finally:
+        c.close()
+        other.close()
+
+
+def test_malformed_frames_get_goaway_protocol_error(flood_target):
+    proxy, _ = flood_target
+    # A DATA frame on stream 0 is a connection error of type PROTOCOL_ERROR (RFC 9113 6.1).
+    bad = (4).to_bytes(3, "big") + b"\x00\x00" + (0).to_bytes(4, "big") + b"oops"
+    closed, code, _ = attack(proxy, bad)
+    assert closed and code == ErrorCodes.PROTOCOL_ERROR
+    assert listener_metric(proxy, "rampart_downstream_http2_protocol_errors_total") == 1
+    assert "malformed" in flood_kinds(proxy)
+    assert proxy.request("GET", "/after")[0] == 200
+
+
+def test_zero_window_stall_is_closed_with_goaway_and_releases_the_upstream(gpu_factory,
+                                                                           rampart_factory):
+    gpu = gpu_factory()
+    proxy = rampart_factory(h2_rampart_config(gpu.port, limits="", extra=""
+                                              ).replace("idle_timeout: 10s", "idle_timeout: 2s"))
+    baseline = proxy.rss_kib()
+    c = H2Client(proxy.address(), settings={SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    good = GoodClient(proxy, "/v2/health/ready", "/v2/health/ready")
+    try:
+        sid = c.request("GET", "/bytes/%d" % (32 << 20))
+        c.wait(lambda: c.streams[sid].headers is not None, what="headers of the stalled stream")
+        assert c.streams[sid].data == b""
+        stalled_at = time.monotonic()
+        # Never open the window. The proxy must give up on this client (issue 3: the
+        # connection is closed with GOAWAY and counted) within idle_timeout + its check.
+        closed = c.wait_closed(12)
+        waited = time.monotonic() - stalled_at
+        assert proxy.rss_kib() - baseline < 16 * 1024
+    finally:
+        c.close()
+        ok, failures = good.stop()
+    assert not failures and ok > 0, failures
+    assert closed, f"the stalled connection was still open after {waited:.1f} s " \
+                   f"(stream reset code: {c.streams[sid].reset_code})"
+    assert c.goaway is not None, "closed without GOAWAY"
+    assert c.goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+    assert listener_metric(proxy, "rampart_downstream_http2_protocol_errors_total") == 1
+    assert "zero_window_stall" in flood_kinds(proxy)

@@ -707,13 +707,38 @@ TEST(Http2Codec, StalledStreamIsResetAfterMaxStall) {
   p.pump();
   p.clock.advance(5s);
   EXPECT_EQ(p.server.resetStalledStreams(10s), 0u);
+  p.server.submitData(other, pattern(1024), false);  // the connection itself still moves
+  p.pump();
   p.clock.advance(6s);
   EXPECT_EQ(p.server.resetStalledStreams(10s), 1u);
   p.pump();
   EXPECT_TRUE(p.client_events.streams[id].closed);
   EXPECT_EQ(p.client_events.streams[id].close_code, NGHTTP2_CANCEL);
   EXPECT_FALSE(p.client_events.streams[other].closed);
+  EXPECT_EQ(p.client_events.streams[other].body.size(), 1024u);
   EXPECT_EQ(p.server.totalSendQueueBytes(), 0u);
+  EXPECT_TRUE(p.server_events.errors.empty());
+}
+
+TEST(Http2Codec, ConnectionWhoseEveryWindowStaysShutIsFailed) {
+  Http2Limits client_limits;
+  client_limits.initial_stream_window = 16 * 1024;
+  Pair p({}, client_limits);
+  p.client_events.auto_consume = false;
+  const int32_t id = p.client.submitRequest(makeRequest("GET", "/stuck"), true);
+  p.pump();
+  p.server.submitResponse(id, makeResponse(200), false);
+  p.server.submitData(id, pattern(64 * 1024), true);
+  p.pump();
+  p.clock.advance(11s);
+  EXPECT_EQ(p.server.resetStalledStreams(10s), 1u);
+  ASSERT_EQ(p.server_events.errors.size(), 1u);
+  EXPECT_EQ(p.server_events.errors[0], Http2ProtocolError::ZeroWindowStall);
+  EXPECT_TRUE(p.server.failed());
+  p.pump();
+  ASSERT_EQ(p.client_events.goaways.size(), 1u);
+  EXPECT_EQ(p.client_events.goaways[0].second, NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_FALSE(p.server.wantsWrite());
 }
 
 // ---- limits ---------------------------------------------------------------------------
