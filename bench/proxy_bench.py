@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -46,24 +47,42 @@ REFERENCE = "haproxy"
 @dataclass(frozen=True)
 class Case:
     """One load shape. `frontend` is the protocol the load generator speaks to
-    the proxy; a proxy that does not list it gets a "not available" row. Later h2 cases
-    add frontend "h2c" / "h2-tls" and loadgen "h2load"."""
+    the proxy; a proxy that does not list it gets a "not available" row."""
 
     key: str  # name for --cases
     title: str  # row label
     path: str  # request path (the upstream serves /small and /4k)
     body: bytes  # the body every response must carry
     headers: tuple[str, ...] = ()  # extra request headers
-    frontend: str = "http1"  # http1 (later: h2c, h2-tls)
+    frontend: str = "http1"  # http1, h2c (prior knowledge), https (HTTP/1.1 over TLS), h2-tls
     loadgen: str = "wrk"  # key into LOADGENS
     keepalive: bool = True  # the Rampart targets apply to keep-alive cases
+    h2_clients: int = 8  # h2load connections
+    streams: int = 32  # h2load concurrent streams per connection
 
+    @property
+    def tls(self) -> bool:
+        return self.frontend in TLS_FRONTENDS
+
+
+TLS_FRONTENDS = frozenset({"https", "h2-tls"})
 
 CASES = [
     Case("small", "small body, keep-alive", "/small", SMALL_BODY),
     Case("4k", "4 KiB body, keep-alive", "/4k", BODY_4K),
     Case("close", "new connection per request", "/small", SMALL_BODY,
          headers=("Connection: close",), keepalive=False),
+    Case("h2c-small", "h2c small body, 8 conns × 32 streams", "/small", SMALL_BODY,
+         frontend="h2c", loadgen="h2load"),
+    Case("h2c-4k", "h2c 4 KiB body, 8 conns × 32 streams", "/4k", BODY_4K,
+         frontend="h2c", loadgen="h2load"),
+    Case("tls-h1", "TLS HTTP/1.1, keep-alive", "/small", SMALL_BODY, frontend="https"),
+    Case("tls-h2", "TLS h2, 8 conns × 32 streams", "/small", SMALL_BODY, frontend="h2-tls",
+         loadgen="h2load"),
+    # Every request is a new connection and a full handshake (wrk does not resume):
+    # req/s here is handshakes/s.
+    Case("tls-handshake", "TLS HTTP/1.1, new handshake per request", "/small", SMALL_BODY,
+         headers=("Connection: close",), frontend="https", keepalive=False),
 ]
 
 
@@ -183,7 +202,11 @@ def status_mib(pid: int, key: str) -> float:
 
 def probe(port: int, case: Case) -> Optional[str]:
     """None when GET case.path answers 200 with the expected body, else why not."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
+    if case.tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=1.0,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
     try:
         conn.request("GET", case.path)
         resp = conn.getresponse()
@@ -255,6 +278,7 @@ class Server:
     template: Optional[str]  # file in configs/, None for direct
     argv: Callable[[Path, Path], list[str]]  # (config, workdir) -> command line
     frontends: frozenset[str] = frozenset({"http1"})  # protocols it accepts
+    tls_template: Optional[str] = None  # file in configs/ for the TLS frontends
 
     def missing(self) -> Optional[str]:
         """Why this server cannot run at all, or None."""
@@ -267,15 +291,21 @@ class Server:
 
 
 def make_servers(rampart: str) -> list[Server]:
-    """The line-up, in table order."""
+    """The line-up, in table order. nginx is left out of h2c: its cleartext
+    http2 listener cannot also serve HTTP/1.1, so it would not be the same proxy."""
+    every = frozenset({"http1", "h2c", "https", "h2-tls"})
     return [
         Server("direct", "", None, lambda c, d: []),
-        Server("rampart", rampart, "rampart.yaml", lambda c, d: [rampart, "--config", str(c)]),
+        Server("rampart", rampart, "rampart.yaml", lambda c, d: [rampart, "--config", str(c)],
+               every, "rampart_tls.yaml"),
         Server("rampart+policies", rampart, "rampart_policies.yaml",
-               lambda c, d: [rampart, "--config", str(c)]),
-        Server("haproxy", "haproxy", "haproxy.cfg", lambda c, d: ["haproxy", "-db", "-f", str(c)]),
-        Server("nginx", "nginx", "nginx.conf", lambda c, d: nginx_argv(c, d)),
-        Server("nghttpx", "nghttpx", "nghttpx.conf", lambda c, d: ["nghttpx", f"--conf={c}"]),
+               lambda c, d: [rampart, "--config", str(c)], frozenset({"http1", "h2c"})),
+        Server("haproxy", "haproxy", "haproxy.cfg", lambda c, d: ["haproxy", "-db", "-f", str(c)],
+               every, "haproxy_tls.cfg"),
+        Server("nginx", "nginx", "nginx.conf", lambda c, d: nginx_argv(c, d),
+               frozenset({"http1", "https", "h2-tls"}), "nginx_tls.conf"),
+        Server("nghttpx", "nghttpx", "nghttpx.conf", lambda c, d: ["nghttpx", f"--conf={c}"],
+               every, "nghttpx_tls.conf"),
     ]
 
 
@@ -295,9 +325,9 @@ class Settings:
     base_values: dict[str, str] = field(default_factory=dict)
 
 
-def start_server(server: Server, settings: Settings, procs: Processes, upstream_port: int,
-                 run_id: str) -> tuple[subprocess.Popen, int, Path]:
-    """Starts a fresh instance of server; returns (process, port, log)."""
+def start_server(server: Server, case: Case, settings: Settings, procs: Processes,
+                 upstream_port: int, run_id: str) -> tuple[subprocess.Popen, int, Path]:
+    """Starts a fresh instance of server for case; returns (process, port, log)."""
     port = free_port()
     d = settings.workdir / run_id
     d.mkdir(parents=True)
@@ -306,7 +336,8 @@ def start_server(server: Server, settings: Settings, procs: Processes, upstream_
             (d / "nginx_tmp" / sub).mkdir(parents=True)
     values = dict(settings.base_values, PORT=str(port), UPSTREAM_PORT=str(upstream_port),
                   DIR=str(d))
-    conf = render(server.template, d / server.template, values)
+    template = server.tls_template if case.tls else server.template
+    conf = render(template, d / template, values)
     log = d / "output.log"
     return procs.start(server.argv(conf, d), log, settings.proxy_cpu), port, log
 
@@ -324,7 +355,8 @@ def start_upstream(settings: Settings, procs: Processes) -> int:
     log = d / "output.log"
     proc = procs.start(nginx_argv(conf, d), log, settings.load_cpu)
     for case in CASES:
-        wait_ready(proc, port, case, log)
+        if not case.tls:  # the upstream itself is cleartext HTTP/1.1
+            wait_ready(proc, port, case, log)
     return port
 
 
@@ -396,9 +428,68 @@ def run_wrk(url: str, case: Case, seconds: int, settings: Settings, procs: Proce
     return result
 
 
-# The h2load runner for the h2c / TLS cases plugs in here under its own key.
+def parse_h2load(text: str, latencies_us: list[int]) -> LoadResult:
+    """Parses h2load's summary; p50/p99 come from its per-request log (h2load
+    prints no percentiles)."""
+    r = LoadResult()
+    m = re.search(r"^finished in [\d.]+\w+, ([\d.]+) req/s", text, re.M)
+    counts = re.search(r"^requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                       r"(\d+) failed, (\d+) errored, (\d+) timeout", text, re.M)
+    if not m or not counts:
+        r.failure = "no summary in h2load output: " + " | ".join(text.strip().splitlines()[-3:])
+        return r
+    r.rps = float(m.group(1))
+    r.requests = int(counts.group(2))
+    r.socket_errors = int(counts.group(5)) + int(counts.group(6))
+    m = re.search(r"^status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if m:
+        r.non2xx = int(m.group(1)) + int(m.group(2))
+    m = re.search(r"^traffic: [\d.]+\w+ \((\d+)\) total", text, re.M)
+    if m:
+        r.bytes_read = float(m.group(1))
+    if not latencies_us:
+        r.failure = "h2load logged no requests"
+        return r
+    latencies_us.sort()
+    r.p50_s = latencies_us[len(latencies_us) // 2] / 1e6
+    r.p99_s = latencies_us[min(len(latencies_us) - 1, int(len(latencies_us) * 0.99))] / 1e6
+    return r
+
+
+def run_h2load(url: str, case: Case, seconds: int, settings: Settings,
+               procs: Processes) -> LoadResult:
+    """One h2load run on the load core: h2c prior knowledge for http://, ALPN h2
+    for https://, case.h2_clients connections with case.streams streams each."""
+    log = settings.workdir / "h2load.log"
+    per_request = settings.workdir / "h2load_requests.tsv"
+    log.write_text("")
+    per_request.unlink(missing_ok=True)
+    argv = ["h2load", "-t", "1", "-c", str(case.h2_clients), "-m", str(case.streams),
+            "-D", str(seconds), f"--log-file={per_request}"]
+    for h in case.headers:
+        argv += ["-H", h]
+    argv.append(url)
+    proc = procs.start(argv, log, settings.load_cpu)
+    try:
+        proc.wait(timeout=seconds + 60)
+    finally:
+        procs.stop(proc)
+    latencies = []
+    if per_request.exists():
+        with open(per_request) as f:
+            for line in f:  # start (µs since epoch), status, µs to the end of the response
+                parts = line.split("\t")
+                if len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) > 0:
+                    latencies.append(int(parts[2]))
+    result = parse_h2load(log.read_text(errors="replace"), latencies)
+    if proc.returncode != 0 and result.failure is None:
+        result.failure = f"h2load exited with {proc.returncode}"
+    return result
+
+
 LOADGENS: dict[str, Callable[[str, Case, int, Settings, Processes], LoadResult]] = {
     "wrk": run_wrk,
+    "h2load": run_h2load,
 }
 
 
@@ -426,11 +517,12 @@ def measure(server: Server, case: Case, settings: Settings, procs: Processes, up
     if server.template is None:
         return observe(None, None, f"http://127.0.0.1:{upstream_port}{case.path}", case, settings,
                        procs)
-    proc, port, log = start_server(server, settings, procs, upstream_port, run_id)
+    proc, port, log = start_server(server, case, settings, procs, upstream_port, run_id)
+    scheme = "https" if case.tls else "http"
     try:
         wait_ready(proc, port, case, log)
-        sample = observe(proc, worker_pid(proc.pid), f"http://127.0.0.1:{port}{case.path}", case,
-                         settings, procs)
+        sample = observe(proc, worker_pid(proc.pid), f"{scheme}://127.0.0.1:{port}{case.path}",
+                         case, settings, procs)
         if proc.poll() is not None and sample.load.failure is None:
             sample.load.failure = f"exited during the run {tail(log)}".strip()
         return sample
@@ -629,6 +721,17 @@ def target_check(rows: list[Row]) -> list[str]:
         if policies and policies.good() and case.keepalive:
             ratio = policies.median(policies.goodput) / mine.median(mine.goodput)
             checks.append((f"all policies ≥ 85% of plain ({ratio:.2f})", ratio >= 0.85))
+        if case.frontend == "h2c":
+            peer = by.get((case.key, "nghttpx"))
+            if peer and peer.good():
+                checks.append(("req/s ≥ nghttpx", mine.trustworthy() and
+                               mine.median(mine.goodput) >= peer.median(peer.goodput)))
+                checks.append(("p99 ≤ nghttpx", mine.trustworthy() and
+                               mine.median(lambda s: s.load.p99_s) <=
+                               peer.median(lambda s: s.load.p99_s)))
+        if case.key == "tls-handshake":
+            checks.append(("handshakes/s ≥ HAProxy", mine.trustworthy() and
+                           mine.median(mine.goodput) >= ref.median(ref.goodput)))
         out.append(f"- {case.title}: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}"
                                                    for name, ok in checks))
     return out
@@ -660,9 +763,13 @@ def environment(settings: Settings, rampart: str) -> list[str]:
         f"- pinning: {pin}",
         f"- load: wrk -t {settings.threads} -c {settings.connections}, "
         f"warm-up {settings.warmup} s, measured {settings.duration} s, "
-        f"{settings.repeat} repeat(s) (median; ± is half the range)",
+        f"{settings.repeat} repeat(s) (median; ± is half the range); h2 cases: h2load -t 1, "
+        "connections × streams as in the case name, p50/p99 from its per-request log",
+        "- TLS: ECDSA P-256 self-signed certificate, each proxy's default ciphers and protocol "
+        "versions",
         f"- tools: {command_output(['haproxy', '-v'])}; {command_output(['nginx', '-v'])}; "
-        f"{command_output(['nghttpx', '--version'])}; {command_output(['wrk', '-v'])}",
+        f"{command_output(['nghttpx', '--version'])}; {command_output(['wrk', '-v'])}; "
+        f"{command_output(['h2load', '--version'])}",
         f"- rampart: {rampart} at git {rev}",
     ]
 
@@ -755,6 +862,18 @@ def on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def make_certificate(workdir: Path) -> dict[str, str]:
+    """A fresh self-signed ECDSA P-256 certificate for 127.0.0.1 (the usual mesh
+    key type), as template values: CERT, KEY and PEM (both in one file, for HAProxy)."""
+    cert, key, pem = workdir / "server.crt", workdir / "server.key", workdir / "server.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    pem.write_text(cert.read_text() + key.read_text())
+    return {"CERT": str(cert), "KEY": str(key), "PEM": str(pem)}
+
+
 def make_settings(args: argparse.Namespace, workdir: Path) -> Settings:
     """Settings from the command line, with the values every template shares."""
     proxy_cpu, load_cpu = pinning(args.proxy_cpu, args.load_cpu)
@@ -763,6 +882,7 @@ def make_settings(args: argparse.Namespace, workdir: Path) -> Settings:
     user = "" if os.geteuid() != 0 else f"user {pwd.getpwuid(os.geteuid()).pw_name};"
     base = {"MAX_CONNECTIONS": str(max_conn), "UPSTREAM_POOL": str(max(64, args.connections)),
             "USER_DIRECTIVE": user}
+    base.update(make_certificate(workdir))
     return Settings(args.duration, args.warmup, args.connections, args.threads, args.timeout,
                     args.repeat, proxy_cpu, load_cpu, workdir, base)
 
@@ -781,6 +901,7 @@ def report(rows: list[Row], settings: Settings, rampart: str, elapsed: float,
     checks = target_check(rows)
     if checks:
         lines += ["Rampart targets (keep-alive: req/s ≥ 1.0× and p99 ≤ 1.0× HAProxy; idle RSS ≤ "
+                  "HAProxy; h2c: req/s ≥ 1.0× and p99 ≤ 1.0× nghttpx; TLS handshakes/s ≥ "
                   "HAProxy):", ""] + checks + [""]
     return "\n".join(lines)
 
